@@ -1,0 +1,4 @@
+from .backbones import *  # noqa: F401,F403  (registers the backbones)
+from .bfn import BFN_TYPES, LayerNorm2d, build_bfn, is_bfn
+
+__all__ = ['BFN_TYPES', 'LayerNorm2d', 'build_bfn', 'is_bfn']
