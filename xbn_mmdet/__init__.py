@@ -5,6 +5,12 @@ block) for MMDetection 3.x.
 config) registers the backbones in ``mmdet.registry.MODELS``.
 """
 from . import models  # noqa: F401  (registers XBNResNet, XBNResNeXt)
+from . import utils
 from .version import __version__
 
-__all__ = ['__version__', 'models']
+# torch >= 2.6 loads checkpoints with weights_only=True, which refuses the few
+# mmengine/numpy classes that training checkpoints hold (--resume, load_from,
+# init_detector). Allow-list exactly those; never weights_only=False.
+utils.register_checkpoint_safe_globals()
+
+__all__ = ['__version__', 'models', 'utils']

@@ -1,0 +1,172 @@
+#!/usr/bin/env python
+"""Test (and evaluate) a detector checkpoint (mmdet 3.3 ``tools/test.py``
+CLI) with the XBN backbones registered.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULT.pkl]
+        [--show] [--show-dir DIR] [--wait-time S] [--tta]
+        [--cfg-options k=v ...] [--launcher pytorch]
+
+Runs from the repository root without installing the package. Multi-process
+runs (also CPU-only, over gloo): ``tools/dist_test.sh CONFIG CKPT N [args]``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import warnings
+from copy import deepcopy
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from mmdet.engine.hooks.utils import trigger_visualization_hook  # noqa: E402
+from mmdet.evaluation import DumpDetResults  # noqa: E402
+from mmdet.registry import RUNNERS  # noqa: E402
+from mmdet.utils import setup_cache_size_limit_of_dynamo  # noqa: E402
+
+import xbn_mmdet  # noqa: E402,F401  (registers the XBN modules in mmdet)
+from xbn_mmdet.utils import (DistributedLaunchError,  # noqa: E402
+                             prepare_cpu_distributed,
+                             register_checkpoint_safe_globals)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description='MMDet test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir',
+        help='the directory to save the file containing evaluation metrics')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='dump predictions to a pickle file (.pkl/.pickle) for offline '
+        'evaluation')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where painted images will be saved, relative to '
+        'work_dir/timestamp/')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs merged into the '
+        'config; lists as key="[a,b]" or key=a,b (quotes needed, no spaces)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument(
+        '--tta', action='store_true', help='test-time augmentation (flip)')
+    # torch.distributed.launch passes --local-rank (torch>=2.0) or
+    # --local_rank; torchrun sets LOCAL_RANK instead.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not osp.isfile(args.config):
+        parser.error(f'config file not found: {args.config}')
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        parser.error(f'checkpoint file not found: {args.checkpoint}')
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out must be a .pkl or .pickle file: {args.out}')
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def apply_tta(cfg):
+    """Wrap the model in a TTA model and swap in a flip TTA pipeline, using
+    the config's ``tta_model``/``tta_pipeline`` when it has them."""
+    if 'tta_model' not in cfg:
+        warnings.warn('No tta_model in the config; using DetTTAModel with '
+                      'NMS(iou 0.5), 100 detections per image.')
+        cfg.tta_model = dict(
+            type='DetTTAModel',
+            tta_cfg=dict(
+                nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+    if 'tta_pipeline' not in cfg:
+        warnings.warn('No tta_pipeline in the config; using the test '
+                      'pipeline with horizontal flip TTA.')
+        dataset_cfg = cfg.test_dataloader.dataset
+        while 'dataset' in dataset_cfg:  # dataset wrappers
+            dataset_cfg = dataset_cfg['dataset']
+        pipeline = deepcopy(dataset_cfg.pipeline)
+        pipeline[-1] = dict(
+            type='TestTimeAug',
+            transforms=[
+                [dict(type='RandomFlip', prob=1.),
+                 dict(type='RandomFlip', prob=0.)],
+                [dict(
+                    type='PackDetInputs',
+                    meta_keys=('img_id', 'img_path', 'ori_shape',
+                               'img_shape', 'scale_factor', 'flip',
+                               'flip_direction'))],
+            ])
+        cfg.tta_pipeline = pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    return cfg
+
+
+def build_config(args):
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # work_dir: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+    if args.tta:
+        cfg = apply_tta(cfg)
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    setup_cache_size_limit_of_dynamo()
+    # torch>=2.6 loads with weights_only=True; training checkpoints need
+    # these (message hub with HistoryBuffer, numpy arrays).
+    register_checkpoint_safe_globals()
+
+    cfg = build_config(args)
+    try:
+        prepare_cpu_distributed(cfg, args.launcher)
+    except DistributedLaunchError as exc:
+        raise SystemExit(f'error: {exc}')
+
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+
+    if args.out is not None:
+        # Dump the raw predictions next to the normal metrics.
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
