@@ -1,20 +1,9 @@
 #!/usr/bin/env bash
-# Multi-process testing with torchrun (python -m torch.distributed.run).
+# Multi-process testing with torchrun; see tools/dist_launch.sh for the
+# environment (NNODES, NODE_RANK, MASTER_ADDR, PORT, PYTHON).
 #
 #   tools/dist_test.sh CONFIG CHECKPOINT NPROC [tools/test.py args...]
-#
-# NPROC is the number of processes on this node: one per GPU, or any number
-# on a CPU-only machine (gloo backend, set up by xbn_mmdet.utils.dist).
-# Environment: NNODES (default 1), NODE_RANK (0), MASTER_ADDR (127.0.0.1),
-# PORT (29500; pick another one for concurrent runs).
-#
-# Python: $PYTHON if set; otherwise `python`/`python3` from PATH if it has torch
-# (i.e. the activated venv/conda env); otherwise the repository's
-# .venv/bin/python (as created by `make env`).
-# The repository root is put on PYTHONPATH, so xbn_mmdet need not be
-# installed.
 set -euo pipefail
-
 if [ "$#" -lt 3 ]; then
     echo "usage: $0 CONFIG CHECKPOINT NPROC [test.py args...]" >&2
     exit 2
@@ -23,41 +12,4 @@ CONFIG=$1
 CHECKPOINT=$2
 NPROC=$3
 shift 3
-case "$NPROC" in
-    ''|*[!0-9]*|0) echo "$0: NPROC must be a positive integer, got '$NPROC'" >&2; exit 2 ;;
-esac
-
-REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PY=${PYTHON:-}
-if [ -z "$PY" ]; then
-    for cand in python python3; do
-        if command -v "$cand" >/dev/null 2>&1 && "$cand" -c \
-            'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)' \
-            2>/dev/null; then
-            PY=$cand
-            break
-        fi
-    done
-fi
-if [ -z "$PY" ] && [ -x "$REPO_ROOT/.venv/bin/python" ]; then
-    PY=$REPO_ROOT/.venv/bin/python
-fi
-if [ -z "$PY" ]; then
-    echo "$0: no python with torch found; activate the environment," \
-        "run 'make env' or set PYTHON" >&2
-    exit 1
-fi
-
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-
-PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" \
-exec "$PY" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --master_port="$PORT" \
-    --nproc_per_node="$NPROC" \
-    "$REPO_ROOT/tools/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/dist_launch.sh" test.py "$NPROC" "$CONFIG" "$CHECKPOINT" "$@"

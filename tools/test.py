@@ -10,28 +10,28 @@ Runs from the repository root without installing the package. Multi-process
 runs (also CPU-only, over gloo): ``tools/dist_test.sh CONFIG CKPT N [args]``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 import warnings
 from copy import deepcopy
 
+# mmengine imports pkg_resources, whose deprecation warning is noise here.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.config import ConfigDict  # noqa: E402
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook  # noqa: E402
 from mmdet.evaluation import DumpDetResults  # noqa: E402
-from mmdet.registry import RUNNERS  # noqa: E402
 from mmdet.utils import setup_cache_size_limit_of_dynamo  # noqa: E402
 
 import xbn_mmdet  # noqa: E402,F401  (registers the XBN modules in mmdet)
-from xbn_mmdet.utils import (DistributedLaunchError,  # noqa: E402
-                             prepare_cpu_distributed,
-                             register_checkpoint_safe_globals)
+from xbn_mmdet.utils import register_checkpoint_safe_globals  # noqa: E402
+from xbn_mmdet.utils.tool_cli import (add_common_args,  # noqa: E402
+                                      build_runner, check_common_args,
+                                      load_config)
 
 
 def build_parser():
@@ -39,9 +39,6 @@ def build_parser():
         description='MMDet test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir',
-        help='the directory to save the file containing evaluation metrics')
     parser.add_argument(
         '--out',
         type=str,
@@ -56,35 +53,19 @@ def build_parser():
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs merged into the '
-        'config; lists as key="[a,b]" or key=a,b (quotes needed, no spaces)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation (flip)')
-    # torch.distributed.launch passes --local-rank (torch>=2.0) or
-    # --local_rank; torchrun sets LOCAL_RANK instead.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_common_args(parser)
     return parser
 
 
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not osp.isfile(args.config):
-        parser.error(f'config file not found: {args.config}')
+    check_common_args(parser, args)
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         parser.error(f'checkpoint file not found: {args.checkpoint}')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must be a .pkl or .pickle file: {args.out}')
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
 
 
@@ -123,18 +104,7 @@ def apply_tta(cfg):
 
 
 def build_config(args):
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -151,15 +121,7 @@ def main(argv=None):
     register_checkpoint_safe_globals()
 
     cfg = build_config(args)
-    try:
-        prepare_cpu_distributed(cfg, args.launcher)
-    except DistributedLaunchError as exc:
-        raise SystemExit(f'error: {exc}')
-
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
 
     if args.out is not None:
         # Dump the raw predictions next to the normal metrics.

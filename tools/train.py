@@ -10,33 +10,34 @@ runs (also CPU-only, over gloo): ``tools/dist_train.sh CONFIG N [args]``.
 """
 import argparse
 import logging
-import os
 import os.path as osp
 import sys
+import warnings
 
+# mmengine imports pkg_resources, whose deprecation warning is noise here.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
+from mmengine.runner import find_latest_checkpoint  # noqa: E402
 
-from mmdet.registry import RUNNERS  # noqa: E402
 from mmdet.utils import setup_cache_size_limit_of_dynamo  # noqa: E402
 
 import xbn_mmdet  # noqa: E402,F401  (registers the XBN modules in mmdet)
-from xbn_mmdet.utils import (DistributedLaunchError,  # noqa: E402
-                             MissingPretrainedError,
+from xbn_mmdet.utils import (MissingPretrainedError,  # noqa: E402
                              check_pretrained_checkpoints,
-                             drop_missing_pretrained, prepare_cpu_distributed,
+                             drop_missing_pretrained,
                              register_checkpoint_safe_globals)
+from xbn_mmdet.utils.tool_cli import (add_common_args,  # noqa: E402
+                                      build_runner, check_common_args,
+                                      load_config)
 
 
 def build_parser():
     parser = argparse.ArgumentParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -54,50 +55,22 @@ def build_parser():
         const='auto',
         help='resume from this checkpoint; without a path, resume from the '
         'latest checkpoint in the work directory')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs merged into the '
-        'config, e.g. train_cfg.max_epochs=2 model.backbone.init_cfg=None; '
-        'lists as key="[a,b]" or key=a,b (quotes needed, no spaces)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch>=2.0) or
-    # --local_rank; torchrun sets LOCAL_RANK instead.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_common_args(parser)
     return parser
 
 
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not osp.isfile(args.config):
-        parser.error(f'config file not found: {args.config}')
+    check_common_args(parser, args)
     if (args.resume not in (None, 'auto') and '://' not in args.resume
             and not osp.isfile(args.resume)):
         parser.error(f'checkpoint file not found: {args.resume}')
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
 
 
 def build_config(args):
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
+    cfg = load_config(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -150,15 +123,7 @@ def main(argv=None):
 
     cfg = build_config(args)
     handle_pretrained(cfg)
-    try:
-        prepare_cpu_distributed(cfg, args.launcher)
-    except DistributedLaunchError as exc:
-        raise SystemExit(f'error: {exc}')
-
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
 
 

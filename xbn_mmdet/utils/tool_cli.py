@@ -1,0 +1,69 @@
+"""What tools/train.py and tools/test.py share: the common options of mmdet
+3.3's CLI, config loading with their overrides, and building the Runner."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+from .dist import DistributedLaunchError, prepare_cpu_distributed
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """``--work-dir``, ``--cfg-options``, ``--launcher`` and the
+    ``--local-rank`` torch.distributed.launch passes."""
+    parser.add_argument('--work-dir', help='the dir for logs, checkpoints '
+                        'and metrics (default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs merged into the '
+        'config, e.g. train_cfg.max_epochs=2 model.backbone.init_cfg=None; '
+        'lists as key="[a,b]" or key=a,b (quotes needed, no spaces)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch>=2.0) or
+    # --local_rank; torchrun sets LOCAL_RANK instead.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def check_common_args(parser: argparse.ArgumentParser,
+                      args: argparse.Namespace) -> None:
+    if not osp.isfile(args.config):
+        parser.error(f'config file not found: {args.config}')
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The config with ``--cfg-options`` merged, the launcher set and the
+    work dir resolved (CLI > config > ./work_dirs/<config name>)."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def build_runner(cfg: Config):
+    """mmengine's Runner (or the config's ``runner_type``), after the CPU
+    distributed set-up that mmengine's pytorch launcher lacks."""
+    from mmengine.runner import Runner
+
+    from mmdet.registry import RUNNERS
+    try:
+        prepare_cpu_distributed(cfg, cfg.launcher)
+    except DistributedLaunchError as exc:
+        raise SystemExit(f'error: {exc}')
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
