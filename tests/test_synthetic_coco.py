@@ -194,10 +194,24 @@ def test_bad_num_classes(tmp_path, num_classes):
     (dict(image_size=(32, 128)), 'image_size'),
     (dict(max_objects=0), 'max_objects'),
     (dict(seed=-5), 'seed'),
+    (dict(object_size=(4, 40)), 'object_size'),
+    (dict(object_size=(30, 20)), 'object_size'),
+    (dict(object_size=30), 'object_size'),
 ])
 def test_bad_parameters(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=name):
         generate_synthetic_coco(tmp_path, **kwargs)
+
+
+def test_object_size_range_is_respected(tmp_path):
+    info = generate_synthetic_coco(tmp_path, num_train=12, num_val=1,
+                                   object_size=(30, 40), seed=2)
+    with open(info['train_ann_file']) as f:
+        anns = json.load(f)['annotations']
+    sides = [max(a['bbox'][2:]) for a in anns]
+    # Visible boxes of 30-40 px diameter shapes (some cut by occlusion or
+    # the image border, squares up to sqrt(2) wider).
+    assert max(sides) <= 40 * 1.5 and sorted(sides)[len(sides) // 2] >= 20
 
 
 def test_class_names():
@@ -272,6 +286,7 @@ def test_cli_skips_matching_dataset(tmp_path, cli_module, capsys):
     (('--num-classes', '0'), '0'),
     (('--max-objects', 'x'), "'x'"),
     (('--seed', '-1'), '-1'),
+    (('--object-size', '2', '40'), '2'),
 ])
 def test_cli_rejects_bad_values(tmp_path, cli_module, capsys, args, needle):
     with pytest.raises(SystemExit) as exc:

@@ -47,6 +47,9 @@ def parse_args(argv=None):
     parser.add_argument('--num-val', type=positive_int, default=60)
     parser.add_argument('--num-vis', type=int, default=4,
                         help='val images to draw predictions on')
+    parser.add_argument('--object-size', type=positive_int, nargs=2,
+                        default=[20, 72], metavar=('MIN', 'MAX'),
+                        help='object diameters in pixels')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
 
@@ -111,8 +114,11 @@ def main(argv=None):
     start = time.time()
     info = generate_synthetic_coco(
         args.data_root, num_train=args.num_train, num_val=args.num_val,
-        seed=args.seed)
-    print(f'[demo] synthetic set: {args.data_root} ({info})')
+        object_size=args.object_size, seed=args.seed)
+    print(f"[demo] synthetic set at {args.data_root}: {info['num_train']} "
+          f"train / {info['num_val']} val images, classes "
+          f"{', '.join(info['classes'])}"
+          f"{' (reused)' if info['skipped'] else ''}")
 
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg)

@@ -66,6 +66,12 @@ def parse_args(argv=None):
     parser.add_argument('--max-objects',
                         type=_int_in_range(1, sc.MAX_OBJECTS_LIMIT),
                         default=5, help='max objects per image (default: 5)')
+    parser.add_argument('--object-size', nargs=2, metavar=('MIN', 'MAX'),
+                        type=_int_in_range(sc.MIN_OBJECT_SIZE,
+                                           sc.MAX_OBJECT_SIZE),
+                        default=list(sc.DEFAULT_OBJECT_SIZE),
+                        help='object diameter range in pixels (default: '
+                        '%(default)s)')
     parser.add_argument('--seed', type=_int_in_range(0, sc.MAX_SEED),
                         default=0, help='random seed (default: 0)')
     parser.add_argument('--overwrite', action='store_true',
@@ -86,6 +92,7 @@ def main(argv=None):
             num_classes=args.num_classes,
             max_objects=args.max_objects,
             seed=args.seed,
+            object_size=tuple(args.object_size),
             overwrite=args.overwrite)
     except (ValueError, FileExistsError) as exc:
         sys.exit(f'error: {exc}')

@@ -11,14 +11,18 @@ data_root = 'data/synthetic_coco/'
 classes = ('circle', 'square', 'triangle', 'star')
 metainfo = dict(classes=classes)
 image_scale = (192, 160)  # (w, h): the generator's default image size
-max_epochs = 10
-feat = 128
+max_epochs = 24
+feat = 64
 
 model = dict(
     backbone=dict(
         _delete_=True,
         type='XBNResNet',
         depth=18,
+        # Half-width ResNet-18: once the heads are shrunk, the backbone is
+        # most of a CPU step (0.43 s a step at width 64, 0.30 s at 32, batch
+        # 4); more iterations in the time budget beat width here.
+        base_channels=32,
         out_indices=(0, 1, 2, 3),
         frozen_stages=-1,
         # From scratch: BatchNorms must learn their statistics.
@@ -28,8 +32,13 @@ model = dict(
         bfn_position='P2',
         stem_bfn=True,
         init_cfg=None),
-    neck=dict(in_channels=[64, 128, 256, 512], out_channels=feat),
-    rpn_head=dict(in_channels=feat, feat_channels=feat),
+    neck=dict(in_channels=[32, 64, 128, 256], out_channels=feat),
+    # Objects are 20-72 px: anchors of 16-64 px on P2-P4 (mmdet's scale 8
+    # starts at 32 px, which 20 px objects overlap with IoU < 0.4 only).
+    rpn_head=dict(
+        in_channels=feat,
+        feat_channels=feat,
+        anchor_generator=dict(scales=[4])),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=feat),
         bbox_head=dict(
@@ -41,8 +50,11 @@ model = dict(
             conv_out_channels=feat,
             num_classes=len(classes))),
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128))),
+        rpn_proposal=dict(nms_pre=1000, max_per_img=200),
+        # 64 sampled RoIs a image instead of 512: RoIAlign and the box head
+        # scale with it (with 64 FPN channels: 0.43 s a step here, against
+        # 0.65 s with 128 channels and 0.95 s with 128 channels and 128 RoIs).
+        rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(
         rpn=dict(nms_pre=500, max_per_img=300),
         rcnn=dict(max_per_img=50)))
@@ -64,24 +76,22 @@ test_pipeline = [
                    'scale_factor'))
 ]
 # Two cores: loading small PNGs in the main process beats worker overhead.
+# Batch 2: twice the updates of batch 4 for nearly the same images a second
+# (0.17 s a step); from scratch, updates are what this short run lacks.
+loader = dict(batch_size=2, num_workers=0, persistent_workers=False)
+dataset = dict(data_root=data_root, metainfo=metainfo)
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
+    **loader,
     dataset=dict(
-        data_root=data_root,
-        metainfo=metainfo,
+        **dataset,
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=16),
         pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
+    **loader,
     dataset=dict(
-        data_root=data_root,
-        metainfo=metainfo,
+        **dataset,
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
         pipeline=test_pipeline))
@@ -102,7 +112,7 @@ param_scheduler = [
          milestones=[int(max_epochs * 0.75), int(max_epochs * 0.9)],
          gamma=0.1)
 ]
-auto_scale_lr = dict(enable=False, base_batch_size=4)
+auto_scale_lr = dict(enable=False, base_batch_size=2)
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))

@@ -70,10 +70,11 @@ MAX_IMAGES_PER_SPLIT = 100_000
 MAX_OBJECTS_LIMIT = 50
 MAX_SEED = 2**63 - 1
 
-# Object diameters are drawn log-uniformly from this range (pixels), so small
-# and large objects are equally common on a log scale, like FPN levels.
-MIN_OBJECT_SIZE = 12.0
-MAX_OBJECT_SIZE = 70.0
+# Object diameters are drawn log-uniformly from ``object_size`` (pixels), so
+# small and large objects are equally common on a log scale, like FPN levels.
+DEFAULT_OBJECT_SIZE = (12, 70)
+MIN_OBJECT_SIZE = 8
+MAX_OBJECT_SIZE = 1024
 
 # Visible-area rules.  MIN_VISIBLE_AREA removes slivers (and guarantees no
 # zero-size boxes); MIN_VISIBLE_FRACTION keeps occlusion moderate so every
@@ -154,6 +155,19 @@ def _check_image_size(image_size: Any) -> Tuple[int, int]:
 # --------------------------------------------------------------------------
 # Shapes
 # --------------------------------------------------------------------------
+
+
+def _check_object_size(object_size: Any) -> List[int]:
+    """Validate ``object_size`` as a ``(min, max)`` pair of ints."""
+    try:
+        lo, hi = object_size
+    except (TypeError, ValueError):
+        raise ValueError(
+            f'object_size={object_size!r} must be a pair (min, max)') from None
+    lo = _check_int('object_size[0] (min)', lo, MIN_OBJECT_SIZE,
+                    MAX_OBJECT_SIZE)
+    hi = _check_int('object_size[1] (max)', hi, lo, MAX_OBJECT_SIZE)
+    return [lo, hi]
 
 
 def _regular_polygon(num_vertices: int,
@@ -394,7 +408,8 @@ def _place(rng: np.random.Generator, layout: _Layout, outers: List[Polygon],
 
 def _synthesize_image(
         rng: np.random.Generator, height: int, width: int, num_classes: int,
-        max_objects: int) -> Tuple[np.ndarray, np.ndarray, List[int]]:
+        max_objects: int, object_size: Sequence[int] = DEFAULT_OBJECT_SIZE
+) -> Tuple[np.ndarray, np.ndarray, List[int]]:
     """Draw one image.
 
     Returns ``(image uint8 HxWx3, id_map int32 HxW, class index per instance)``
@@ -405,9 +420,9 @@ def _synthesize_image(
     layout = _Layout(height, width)
 
     # Largest diameter is at most half the shorter side (see _place).
-    max_size = max(MIN_OBJECT_SIZE,
-                   min(MAX_OBJECT_SIZE, 0.5 * min(height, width)))
-    log_lo, log_hi = math.log(MIN_OBJECT_SIZE), math.log(max_size)
+    min_size, max_size = object_size
+    max_size = max(min_size, min(max_size, 0.5 * min(height, width)))
+    log_lo, log_hi = math.log(min_size), math.log(max_size)
 
     for _ in range(int(rng.integers(1, max_objects + 1))):
         cls = int(rng.integers(num_classes))
@@ -573,7 +588,8 @@ def _write_split(out_dir: Path, split: str, split_index: int, num_images: int,
     for index in range(num_images):
         rng = _image_rng(params['seed'], split_index, index)
         image, id_map, classes = _synthesize_image(
-            rng, height, width, params['num_classes'], params['max_objects'])
+            rng, height, width, params['num_classes'], params['max_objects'],
+            params['object_size'])
         file_name = f'{index:06d}.png'
         if not cv2.imwrite(str(img_dir / file_name), image, _PNG_PARAMS):
             raise OSError(f'cv2.imwrite failed for {img_dir / file_name}')
@@ -612,6 +628,7 @@ def generate_synthetic_coco(out_dir: PathLike,
                             num_classes: int = 4,
                             max_objects: int = 5,
                             seed: int = 0,
+                            object_size: Sequence[int] = DEFAULT_OBJECT_SIZE,
                             overwrite: bool = False) -> Dict[str, Any]:
     """Generate (or reuse) a synthetic COCO instance-segmentation dataset.
 
@@ -625,6 +642,8 @@ def generate_synthetic_coco(out_dir: PathLike,
         max_objects: Each image gets 1..max_objects objects (some may be
             skipped if they cannot be placed without heavy occlusion).
         seed: Non-negative base seed; train and val derive separate streams.
+        object_size: ``(min, max)`` object diameter in pixels (log-uniform;
+            the max is capped at half the shorter image side).
         overwrite: Regenerate even if an identical dataset already exists.
 
     Returns:
@@ -655,6 +674,7 @@ def generate_synthetic_coco(out_dir: PathLike,
         'max_objects': _check_int('max_objects', max_objects, 1,
                                   MAX_OBJECTS_LIMIT),
         'seed': _check_int('seed', seed, 0, MAX_SEED),
+        'object_size': _check_object_size(object_size),
     }
     root = Path(out_dir)
 
