@@ -4,7 +4,7 @@ XBN Mask R-CNN on it, evaluate COCO box/mask AP, draw a few predictions.
     python tools/demo.py                 # what `make demo` runs
     python tools/demo.py --epochs 2      # a quicker, weaker run
 
-About 10 minutes on 2 CPU cores with the defaults. Everything it writes goes
+About 9 minutes on 2 CPU cores with the defaults. Everything it writes goes
 under --data-root and --work-dir; the printed table says where.
 """
 import argparse
@@ -132,8 +132,8 @@ def main(argv=None):
                            osp.join(args.work_dir, 'vis'), args.num_vis)
 
     minutes = (time.time() - start) / 60
-    print('\n[demo] XBN Mask R-CNN (ResNet-18, P2, GN 64) on the synthetic '
-          f'val split, {minutes:.1f} min in all')
+    print('\n[demo] XBN Mask R-CNN (half-width ResNet-18, P2, GN) on the '
+          f'synthetic val split, {minutes:.1f} min in all')
     print(f"  {'metric':<10} {'value':>6}")
     for label, key in METRIC_ROWS:
         print(f'  {label:<10} {metrics[key]:>6.3f}')

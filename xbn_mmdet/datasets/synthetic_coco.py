@@ -138,36 +138,36 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
     return as_int
 
 
+def _check_pair(name: str, value: Any, labels: Tuple[str, str], lo: int,
+                hi: int, ordered: bool = False) -> Tuple[int, int]:
+    """Validate ``value`` as a pair of ints in [lo, hi] (and first <= second
+    when ``ordered``); the message names ``name`` and the element."""
+    try:
+        first, second = value
+    except (TypeError, ValueError):
+        raise ValueError(f'{name}={value!r} must be a pair '
+                         f'({labels[0]}, {labels[1]})') from None
+    first = _check_int(f'{name}[0] ({labels[0]})', first, lo, hi)
+    second = _check_int(f'{name}[1] ({labels[1]})', second,
+                        first if ordered else lo, hi)
+    return first, second
+
+
 def _check_image_size(image_size: Any) -> Tuple[int, int]:
     """Validate ``image_size`` as an ``(H, W)`` pair of ints."""
-    try:
-        height, width = image_size
-    except (TypeError, ValueError):
-        raise ValueError(
-            f'image_size={image_size!r} must be a pair (H, W)') from None
-    height = _check_int('image_size[0] (H)', height, MIN_IMAGE_SIDE,
-                        MAX_IMAGE_SIDE)
-    width = _check_int('image_size[1] (W)', width, MIN_IMAGE_SIDE,
+    return _check_pair('image_size', image_size, ('H', 'W'), MIN_IMAGE_SIDE,
                        MAX_IMAGE_SIDE)
-    return height, width
+
+
+def _check_object_size(object_size: Any) -> List[int]:
+    """Validate ``object_size`` as a ``(min, max)`` pair of ints."""
+    return list(_check_pair('object_size', object_size, ('min', 'max'),
+                            MIN_OBJECT_SIZE, MAX_OBJECT_SIZE, ordered=True))
 
 
 # --------------------------------------------------------------------------
 # Shapes
 # --------------------------------------------------------------------------
-
-
-def _check_object_size(object_size: Any) -> List[int]:
-    """Validate ``object_size`` as a ``(min, max)`` pair of ints."""
-    try:
-        lo, hi = object_size
-    except (TypeError, ValueError):
-        raise ValueError(
-            f'object_size={object_size!r} must be a pair (min, max)') from None
-    lo = _check_int('object_size[0] (min)', lo, MIN_OBJECT_SIZE,
-                    MAX_OBJECT_SIZE)
-    hi = _check_int('object_size[1] (max)', hi, lo, MAX_OBJECT_SIZE)
-    return [lo, hi]
 
 
 def _regular_polygon(num_vertices: int,
