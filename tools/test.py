@@ -27,11 +27,12 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook  # noqa: E402
 from mmdet.evaluation import DumpDetResults  # noqa: E402
 from mmdet.utils import setup_cache_size_limit_of_dynamo  # noqa: E402
 
-import xbn_mmdet  # noqa: E402,F401  (registers the XBN modules in mmdet)
-from xbn_mmdet.utils import register_checkpoint_safe_globals  # noqa: E402
+# Registers the XBN modules in mmdet and allow-lists the classes of mmengine
+# checkpoints for torch's weights-only load.
+import xbn_mmdet  # noqa: E402,F401
 from xbn_mmdet.utils.tool_cli import (add_common_args,  # noqa: E402
                                       build_runner, check_common_args,
-                                      load_config)
+                                      load_config, require_checkpoint)
 
 
 def build_parser():
@@ -62,8 +63,7 @@ def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common_args(parser, args)
-    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
-        parser.error(f'checkpoint file not found: {args.checkpoint}')
+    require_checkpoint(parser, args.checkpoint)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must be a .pkl or .pickle file: {args.out}')
     return args
@@ -116,9 +116,6 @@ def build_config(args):
 def main(argv=None):
     args = parse_args(argv)
     setup_cache_size_limit_of_dynamo()
-    # torch>=2.6 loads with weights_only=True; training checkpoints need
-    # these (message hub with HistoryBuffer, numpy arrays).
-    register_checkpoint_safe_globals()
 
     cfg = build_config(args)
     runner = build_runner(cfg)

@@ -25,14 +25,15 @@ from mmengine.runner import find_latest_checkpoint  # noqa: E402
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo  # noqa: E402
 
-import xbn_mmdet  # noqa: E402,F401  (registers the XBN modules in mmdet)
+# Registers the XBN modules in mmdet and allow-lists the classes of mmengine
+# checkpoints for torch's weights-only load (--resume).
+import xbn_mmdet  # noqa: E402,F401
 from xbn_mmdet.utils import (MissingPretrainedError,  # noqa: E402
                              check_pretrained_checkpoints,
-                             drop_missing_pretrained,
-                             register_checkpoint_safe_globals)
+                             drop_missing_pretrained)
 from xbn_mmdet.utils.tool_cli import (add_common_args,  # noqa: E402
                                       build_runner, check_common_args,
-                                      load_config)
+                                      load_config, require_checkpoint)
 
 
 def build_parser():
@@ -63,9 +64,8 @@ def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common_args(parser, args)
-    if (args.resume not in (None, 'auto') and '://' not in args.resume
-            and not osp.isfile(args.resume)):
-        parser.error(f'checkpoint file not found: {args.resume}')
+    if args.resume not in (None, 'auto'):
+        require_checkpoint(parser, args.resume)
     return args
 
 
@@ -118,8 +118,6 @@ def main(argv=None):
     args = parse_args(argv)
     # Fewer dynamo recompilations (as in mmdet's tools).
     setup_cache_size_limit_of_dynamo()
-    # torch>=2.6 loads with weights_only=True; resume needs these.
-    register_checkpoint_safe_globals()
 
     cfg = build_config(args)
     handle_pretrained(cfg)

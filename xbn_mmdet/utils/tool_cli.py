@@ -7,6 +7,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 from .dist import DistributedLaunchError, prepare_cpu_distributed
+from .pretrained import is_remote_checkpoint
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,13 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     # torch.distributed.launch passes --local-rank (torch>=2.0) or
     # --local_rank; torchrun sets LOCAL_RANK instead.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def require_checkpoint(parser: argparse.ArgumentParser, path: str) -> None:
+    """A local checkpoint path must exist (remote ``scheme://`` ones are
+    mmengine's to fetch)."""
+    if not is_remote_checkpoint(path) and not osp.isfile(path):
+        parser.error(f'checkpoint file not found: {path}')
 
 
 def check_common_args(parser: argparse.ArgumentParser,
