@@ -32,7 +32,8 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo  # noqa: E402
 import xbn_mmdet  # noqa: E402,F401
 from xbn_mmdet.utils.tool_cli import (add_common_args,  # noqa: E402
                                       build_runner, check_common_args,
-                                      load_config, require_checkpoint)
+                                      finish_distributed, load_config,
+                                      require_checkpoint)
 
 
 def build_parser():
@@ -125,6 +126,7 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

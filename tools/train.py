@@ -33,7 +33,8 @@ from xbn_mmdet.utils import (MissingPretrainedError,  # noqa: E402
                              drop_missing_pretrained)
 from xbn_mmdet.utils.tool_cli import (add_common_args,  # noqa: E402
                                       build_runner, check_common_args,
-                                      load_config, require_checkpoint)
+                                      finish_distributed, load_config,
+                                      require_checkpoint)
 
 
 def build_parser():
@@ -123,6 +124,7 @@ def main(argv=None):
     handle_pretrained(cfg)
     runner = build_runner(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':
