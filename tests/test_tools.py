@@ -4,6 +4,7 @@ xbn_mmdet.utils (safe checkpoint loading, CPU distributed, pretrained check).
 Everything runs on the CPU with a tiny Mask R-CNN (ResNet-18, 16-channel
 FPN, 64x64 images) on a synthetic COCO set of four images built in tmp.
 """
+import importlib.util
 import json
 import os
 import pickle
@@ -196,7 +197,7 @@ def free_port():
 def load_checkpoint(path):
     """``torch.load`` with torch's default (weights_only=True) after our
     allow-list registration, as the tools do."""
-    from xbn_mmdet.utils.safe_load import register_checkpoint_safe_globals
+    from xbn_mmdet.checkpoint.safe_load import register_checkpoint_safe_globals
     register_checkpoint_safe_globals()
     return torch.load(path, map_location='cpu')
 
@@ -411,6 +412,40 @@ def test_missing_config_and_checkpoint_are_parser_errors(config_file,
     assert 'Traceback' not in proc.output
 
 
+def _import_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'xbn_tool_{name}', REPO_ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_code_running_checkpoints_are_refused_before_anything_runs(
+        config_file, coco_root, tmp_path, capsys):
+    """test.py CHECKPOINT, train.py --resume PATH, load_from and a
+    Pretrained backbone file: each refused with the class named and the
+    opt-in explained before any model is built, and the payload never
+    runs."""
+    marker = tmp_path / 'pwned'
+    evil = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'x': _RunsShell(marker)}, evil)
+    pretrained_cfg = write_config(
+        tmp_path / 'pretrained.py', coco_root,
+        init_cfg=f"dict(type='Pretrained', checkpoint={str(evil)!r})")
+    tools = {name: _import_tool(name) for name in ('train', 'test')}
+    for tool, args in (('test', [str(config_file), str(evil)]),
+                       ('train', [str(config_file), '--resume', str(evil)]),
+                       ('train', [str(config_file), '--cfg-options',
+                                  f'load_from={evil}']),
+                       ('train', [str(pretrained_cfg)])):
+        with pytest.raises(SystemExit) as exc:
+            tools[tool].main(args + ['--work-dir', str(tmp_path / 'wd')])
+        message = capsys.readouterr().err + str(exc.value.code)
+        assert f'refusing to load {evil}: it needs posix.system' in message
+        assert 'add_safe_globals' in message
+    assert not marker.exists()
+
+
 # --------------------------------------------------------------------------
 # xbn_mmdet.utils.pretrained (in process)
 # --------------------------------------------------------------------------
@@ -473,7 +508,7 @@ def test_check_pretrained_checkpoints(tmp_path):
 
 
 # --------------------------------------------------------------------------
-# xbn_mmdet.utils.safe_load (in process)
+# xbn_mmdet.checkpoint.safe_load (in process)
 # --------------------------------------------------------------------------
 class _RunsShell:
     """Pickles to os.system(...): must never be executed by torch.load."""
@@ -515,7 +550,7 @@ def _message_hub_checkpoint():
 
 
 def test_safe_load_accepts_checkpoints_rejects_other_globals(tmp_path):
-    from xbn_mmdet.utils.safe_load import register_checkpoint_safe_globals
+    from xbn_mmdet.checkpoint.safe_load import register_checkpoint_safe_globals
     register_checkpoint_safe_globals()
     register_checkpoint_safe_globals()  # idempotent
 
@@ -537,7 +572,7 @@ def test_safe_load_accepts_checkpoints_rejects_other_globals(tmp_path):
 
 def test_safe_load_accepts_numpy1_names(tmp_path):
     """Checkpoints pickled under numpy 1.x name numpy.core.multiarray."""
-    from xbn_mmdet.utils.safe_load import register_checkpoint_safe_globals
+    from xbn_mmdet.checkpoint.safe_load import register_checkpoint_safe_globals
     register_checkpoint_safe_globals()
     path = tmp_path / 'legacy.pth'
     torch.save(

@@ -31,10 +31,11 @@ import xbn_mmdet  # noqa: E402,F401
 from xbn_mmdet.utils import (MissingPretrainedError,  # noqa: E402
                              check_pretrained_checkpoints,
                              drop_missing_pretrained)
+from xbn_mmdet.utils.pretrained import local_pretrained  # noqa: E402
 from xbn_mmdet.utils.tool_cli import (add_common_args,  # noqa: E402
-                                      build_runner, check_common_args,
-                                      finish_distributed, load_config,
-                                      require_checkpoint)
+                                      build_runner, check_checkpoints_are_safe,
+                                      check_common_args, finish_distributed,
+                                      load_config, require_checkpoint)
 
 
 def build_parser():
@@ -101,6 +102,8 @@ def handle_pretrained(cfg):
     restores = cfg.get('load_from', None)
     if cfg.get('resume', False) and not restores:
         restores = find_latest_checkpoint(cfg.work_dir)
+    check_checkpoints_are_safe(
+        [restores] + [e.file for e in local_pretrained(cfg)])
     if restores:
         for m in drop_missing_pretrained(cfg):
             print_log(

@@ -10,8 +10,8 @@ from .dist import (DistributedLaunchError, is_cpu_only,
                    prepare_cpu_distributed)
 from .pretrained import (MissingPretrainedError, check_pretrained_checkpoints,
                          drop_missing_pretrained, find_missing_pretrained)
-from .safe_load import (checkpoint_safe_globals,
-                        register_checkpoint_safe_globals)
+from ..checkpoint.safe_load import (checkpoint_safe_globals,
+                                    register_checkpoint_safe_globals)
 
 __all__ = [
     'register_checkpoint_safe_globals', 'checkpoint_safe_globals',

@@ -9,6 +9,7 @@ from collections import namedtuple
 
 __all__ = [
     'MissingPretrainedError', 'MissingPretrained', 'find_missing_pretrained',
+    'local_pretrained',
     'check_pretrained_checkpoints', 'drop_missing_pretrained'
 ]
 
@@ -65,18 +66,20 @@ def _iter_pretrained(node, key):
             yield from _iter_pretrained(v, sub)
 
 
-def find_missing_pretrained(cfg):
-    """List the local pretrained files in ``cfg.model`` that do not exist."""
+def local_pretrained(cfg):
+    """The local (not ``scheme://``) pretrained file entries of
+    ``cfg.model``."""
     model = cfg.get('model', None)
     if model is None:
         return []
-    missing = []
-    for entry in _iter_pretrained(model, 'model'):
-        if is_remote_checkpoint(entry.file):
-            continue
-        if not osp.isfile(osp.expanduser(entry.file)):
-            missing.append(entry)
-    return missing
+    return [e for e in _iter_pretrained(model, 'model')
+            if not is_remote_checkpoint(e.file)]
+
+
+def find_missing_pretrained(cfg):
+    """List the local pretrained files in ``cfg.model`` that do not exist."""
+    return [e for e in local_pretrained(cfg)
+            if not osp.isfile(osp.expanduser(e.file))]
 
 
 def format_missing_pretrained(missing):

@@ -6,6 +6,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
+from ..checkpoint.safe_load import (UnsafeCheckpointError,
+                                    check_checkpoint_is_safe)
 from .dist import DistributedLaunchError, prepare_cpu_distributed
 from .pretrained import is_remote_checkpoint
 
@@ -33,10 +35,27 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def require_checkpoint(parser: argparse.ArgumentParser, path: str) -> None:
-    """A local checkpoint path must exist (remote ``scheme://`` ones are
-    mmengine's to fetch)."""
-    if not is_remote_checkpoint(path) and not osp.isfile(path):
+    """A local checkpoint path must exist and hold nothing the weights-only
+    loader refuses (remote ``scheme://`` ones are mmengine's to fetch)."""
+    if is_remote_checkpoint(path):
+        return
+    if not osp.isfile(path):
         parser.error(f'checkpoint file not found: {path}')
+    try:
+        check_checkpoint_is_safe(path)
+    except UnsafeCheckpointError as exc:
+        parser.error(str(exc))
+
+
+def check_checkpoints_are_safe(paths) -> None:
+    """Exit with the refusal message before anything is built if one of the
+    local checkpoints needs globals outside the allow-list."""
+    for path in paths:
+        if path and not is_remote_checkpoint(path) and osp.isfile(path):
+            try:
+                check_checkpoint_is_safe(path)
+            except UnsafeCheckpointError as exc:
+                raise SystemExit(f'error: {exc}')
 
 
 def check_common_args(parser: argparse.ArgumentParser,

@@ -22,7 +22,7 @@ from mmdet.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
 from mmdet.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..bfn import DEFAULT_BFN_CFG, build_bfn, validate_bfn_cfg
+from ..bfn import DEFAULT_BFN_CFG, build_bfn, is_bfn, validate_bfn_cfg
 
 BFN_POSITIONS = ('P1', 'P2', 'P3')
 
@@ -156,6 +156,58 @@ class XBNResNetMixin:
             bfn_position=self.bfn_position,
             bfn_scope=f'layer{self._stages_built}',
             **kwargs)
+
+    def init_weights(self) -> None:
+        """mmdet's initialisation, except that a ``Pretrained`` init_cfg is
+        loaded by :func:`xbn_mmdet.checkpoint.load_backbone_checkpoint`
+        (safe, checked against the BFN settings, loud about unloaded keys)
+        instead of mmengine's silent ``strict=False`` load.
+
+        Extra ``Pretrained`` keys: ``prefix`` (default ``'auto'``: the
+        ``backbone.`` part of a detector/classifier checkpoint, else all),
+        ``from_bn`` (warm start from a BatchNorm network), ``strict``,
+        ``allow_bfn_mismatch``.
+        """
+        from ...checkpoint.loader import (load_backbone_checkpoint,
+                                          split_pretrained_init_cfg)
+        pretrained, others = split_pretrained_init_cfg(self.init_cfg)
+        if pretrained is None:
+            super().init_weights()
+            return
+        init_cfg, self.init_cfg = self.init_cfg, others
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = init_cfg
+        pretrained.pop('type')
+        load_backbone_checkpoint(self, **pretrained)
+
+    def bfn_names_for(self, position: str, stem_bfn: bool) -> set:
+        """Module names the BFNs would have with these settings (this
+        depth and stem)."""
+        names = set()
+        if stem_bfn:
+            if self.deep_stem:
+                names.add('stem.' + str(max(
+                    i for i, m in enumerate(self.stem)
+                    if isinstance(m, _BatchNorm) or is_bfn(m))))
+            else:
+                names.add(self.norm1_name)
+        for layer_name in self.res_layers:
+            for i, block in enumerate(getattr(self, layer_name)):
+                role = type(block).bfn_roles[position]
+                names.add(f'{layer_name}.{i}.{getattr(block, role + "_name")}')
+        return names
+
+    def infer_bfn_settings(self, names: set):
+        """``(bfn_position, stem_bfn)`` that put BFNs at exactly ``names``
+        in this architecture, or ``None``. BasicBlock P1 and P2 coincide;
+        P2 is reported."""
+        for position in ('P2', 'P1', 'P3'):
+            for stem_bfn in (True, False):
+                if self.bfn_names_for(position, stem_bfn) == set(names):
+                    return position, stem_bfn
+        return None
 
     def _restore_zero_init_residual(self, kwargs: dict) -> None:
         """mmdet picks the zero-init override with ``block is Bottleneck``,

@@ -21,6 +21,9 @@ unpickler reported, until it loaded:
   ``getattr(HistoryBuffer, 'min')`` etc.
 * ``message_hub.runtime_info`` holds numpy scalars (``eta``):
   ``numpy._core.multiarray.scalar``.
+* The official XBNBlock ImageNet ``checkpoint.pth`` keeps its training
+  arguments as an ``argparse.Namespace`` under ``cfg`` (plain attributes:
+  strings, numbers, lists), next to the optimizer and scheduler state.
 
 Everything else in a checkpoint (``collections.OrderedDict``/``Counter``,
 ``_codecs.encode``, tensors) is allowed by torch already.
@@ -33,12 +36,18 @@ Checkpoints written under numpy 1.x spell the numpy functions
 ``numpy.core.multiarray.*``; those names are registered as aliases of the
 same two functions (no extra callable is allowed).
 """
+import argparse
 import pickle
+import re
 
 import numpy as np
 import torch
 
-__all__ = ['register_checkpoint_safe_globals', 'checkpoint_safe_globals']
+__all__ = [
+    'register_checkpoint_safe_globals', 'checkpoint_safe_globals',
+    'UnsafeCheckpointError', 'unsafe_globals_in', 'check_checkpoint_is_safe',
+    'load_checkpoint_file'
+]
 
 # HistoryBuffer statistics methods mmengine registers by default
 # (HistoryBuffer._set_default_statistics).
@@ -87,6 +96,7 @@ def checkpoint_safe_globals():
         (multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
         (multiarray.scalar, 'numpy.core.multiarray.scalar'),
         (_history_buffer_getattr, 'builtins.getattr'),
+        argparse.Namespace,
     ]
     dtypes = getattr(np, 'dtypes', None)  # numpy >= 1.25
     if dtypes is not None:
@@ -107,3 +117,69 @@ def register_checkpoint_safe_globals():
         return
     add_safe_globals(checkpoint_safe_globals())
     _registered = True
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint needs a global that the weights-only loader refuses."""
+
+    def __init__(self, path, names):
+        self.path = str(path)
+        self.names = sorted(names)
+        super().__init__(
+            f'refusing to load {self.path}: it needs '
+            f"{', '.join(self.names) or 'a global'}, which is not on "
+            "xbn-mmdet's allow-list for weights-only torch.load (unpickling "
+            'it could run code from the file). If you trust this file, allow '
+            'exactly those classes before loading, e.g. '
+            '`torch.serialization.add_safe_globals([TheClass])` in a module '
+            "your config's custom_imports imports, or write a weights-only "
+            'copy of a backbone checkpoint once with `python '
+            'tools/convert_checkpoint.py SRC DST --trust-source`')
+
+
+def unsafe_globals_in(path) -> list:
+    """The globals in a checkpoint file that weights-only loading would
+    refuse, found without unpickling anything (torch's static scan).
+
+    Returns ``[]`` for files the scan cannot read (legacy non-zip format,
+    remote paths); loading them still goes through the weights-only
+    unpickler, and :func:`load_checkpoint_file` reports what it refuses.
+    """
+    register_checkpoint_safe_globals()
+    scan = getattr(torch.serialization, 'get_unsafe_globals_in_checkpoint',
+                   None)
+    if scan is None:  # pragma: no cover - torch < 2.5
+        return []
+    try:
+        return sorted(scan(str(path)))
+    except (ValueError, RuntimeError, OSError):
+        return []
+
+
+def check_checkpoint_is_safe(path) -> None:
+    """Raise :class:`UnsafeCheckpointError` before anything is loaded if a
+    local checkpoint needs globals outside the allow-list."""
+    names = unsafe_globals_in(path)
+    if names:
+        raise UnsafeCheckpointError(path, names)
+
+
+_UNSUPPORTED_GLOBAL = re.compile(r'Unsupported global: GLOBAL ([\w.]+)')
+
+
+def load_checkpoint_file(path, map_location='cpu', logger=None):
+    """Load a local or remote checkpoint with mmengine's
+    ``CheckpointLoader`` (``scheme://`` paths, the local file system) and the
+    weights-only unpickler, turning a refusal into
+    :class:`UnsafeCheckpointError` (which names the class and the opt-in)."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    register_checkpoint_safe_globals()
+    try:
+        return CheckpointLoader.load_checkpoint(
+            str(path), map_location=map_location, logger=logger)
+    except pickle.UnpicklingError as exc:
+        if isinstance(exc, UnsafeCheckpointError):
+            raise
+        names = unsafe_globals_in(path) or \
+            _UNSUPPORTED_GLOBAL.findall(str(exc))
+        raise UnsafeCheckpointError(path, names) from None
