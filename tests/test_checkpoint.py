@@ -330,12 +330,16 @@ def bn_resnet50_weights(seed=3):
     return weights
 
 
-@pytest.mark.parametrize('form', ['torchvision', 'mmpretrain', 'detector'])
+@pytest.mark.parametrize(
+    'form', ['torchvision', 'mmdet-backbone', 'mmpretrain', 'detector'])
 def test_bn_checkpoint_warm_start(form, tmp_path, log_lines):
     weights = bn_resnet50_weights()
     path = tmp_path / f'{form}.pth'
     if form == 'torchvision':
         torch.save(weights, path)
+    elif form == 'mmdet-backbone':  # open-mmlab:// ResNet files
+        torch.save({'state_dict': {k: v for k, v in weights.items()
+                                   if not k.startswith('fc.')}}, path)
     elif form == 'mmpretrain':
         torch.save({'meta': {'epoch': 100}, 'state_dict': {
             ('head.' if k.startswith('fc.') else 'backbone.') + k: v
