@@ -245,27 +245,52 @@ def test_train_writes_checkpoint(trained):
     assert 'message_hub' in state and 'optimizer' in state
 
 
-@pytest.mark.slow
-def test_test_evaluates_and_dumps_predictions(trained, config_file,
-                                              tmp_path):
-    out = tmp_path / 'preds.pkl'
+def run_test_tool(config_file, checkpoint, work_dir, *extra):
+    out = Path(work_dir) / 'preds.pkl'
     proc = check_ok(
         run_tool([
             sys.executable, TEST,
             str(config_file),
-            str(trained / 'epoch_1.pth'), '--work-dir',
-            str(tmp_path / 'test'), '--out',
-            str(out)
+            str(checkpoint), '--work-dir',
+            str(work_dir), '--out',
+            str(out), *extra
         ]))
+    with open(out, 'rb') as f:
+        return proc, pickle.load(f)
+
+
+@pytest.fixture(scope='module')
+def tested(trained, config_file, tmp_path_factory):
+    """tools/test.py on the trained checkpoint: (process, predictions)."""
+    return run_test_tool(config_file, trained / 'epoch_1.pth',
+                         tmp_path_factory.mktemp('test'))
+
+
+@pytest.mark.slow
+def test_test_evaluates_and_dumps_predictions(tested):
+    proc, preds = tested
     assert 'coco/bbox_mAP' in proc.output
     assert 'coco/segm_mAP' in proc.output
-    with open(out, 'rb') as f:
-        preds = pickle.load(f)
     assert len(preds) == NUM_IMAGES
     for pred in preds:
         inst = pred['pred_instances']
         assert {'bboxes', 'scores', 'labels', 'masks'} <= set(inst)
         assert pred['img_id'] in range(1, NUM_IMAGES + 1)
+
+
+@pytest.mark.slow
+def test_test_fuse_conv_bn_gives_the_same_predictions(tested, trained,
+                                                      config_file, tmp_path):
+    _, preds = tested
+    proc, fused = run_test_tool(config_file, trained / 'epoch_1.pth',
+                                tmp_path, '--fuse-conv-bn')
+    assert re.search(r'--fuse-conv-bn: folded [1-9]\d* BatchNorms',
+                     proc.output)
+    for a, b in zip(preds, fused):
+        a, b = a['pred_instances'], b['pred_instances']
+        assert len(a['scores']) == len(b['scores'])
+        assert (a['scores'] - b['scores']).abs().max() <= 1e-4
+        assert (a['bboxes'] - b['bboxes']).abs().max() <= 1e-2
 
 
 @pytest.mark.slow
