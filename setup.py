@@ -28,6 +28,7 @@ setup(
         'mmengine>=0.7.1,<1.0.0',
         'mmdet>=3.3.0,<3.4.0',
         'pycocotools>=2.0.8',
+        'faster-coco-eval>=1.6.5',
         'numpy',
     ],
     extras_require={'tests': ['pytest']},

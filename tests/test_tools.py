@@ -294,6 +294,21 @@ def test_test_fuse_conv_bn_gives_the_same_predictions(tested, trained,
 
 
 @pytest.mark.slow
+def test_fast_coco_metric_in_a_full_test_run(tested, trained, config_file,
+                                             tmp_path):
+    """One --cfg-options switch; the logged metrics are CocoMetric's."""
+    proc, _ = run_test_tool(config_file, trained / 'epoch_1.pth', tmp_path,
+                            '--cfg-options',
+                            'test_evaluator.type=FastCocoMetric')
+
+    def metrics(output):
+        return re.findall(r'coco/(?:bbox|segm)_mAP\S*: -?[\d.]+', output)
+
+    assert len(metrics(proc.output)) == 12
+    assert metrics(proc.output) == metrics(tested[0].output)
+
+
+@pytest.mark.slow
 def test_auto_resume_continues_to_epoch_2(trained, config_file, tmp_path):
     work_dir = tmp_path / 'resume'
     work_dir.mkdir()

@@ -5,7 +5,7 @@ block) for MMDetection 3.x.
 config) registers the backbones in ``mmdet.registry.MODELS``.
 """
 from . import models  # noqa: F401  (registers XBNResNet, XBNResNeXt)
-from . import checkpoint, engine  # noqa: F401  (engine registers hooks)
+from . import checkpoint, engine, evaluation  # noqa: F401  (registries)
 from . import utils
 from .version import __version__
 
@@ -14,4 +14,5 @@ from .version import __version__
 # init_detector). Allow-list exactly those; never weights_only=False.
 utils.register_checkpoint_safe_globals()
 
-__all__ = ['__version__', 'models', 'checkpoint', 'engine', 'utils']
+__all__ = ['__version__', 'models', 'checkpoint', 'engine', 'evaluation',
+           'utils']
