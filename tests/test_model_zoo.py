@@ -10,6 +10,7 @@ one forward. SyncBN needs GPUs and a process group, so the SyncBN recipes are
 built with their ``SyncBN`` norms turned into ``BN`` (same parameters; the
 recipe itself is checked to ask for SyncBN with norm_eval=False).
 """
+import importlib
 import json
 import subprocess
 import sys
@@ -25,8 +26,6 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 
-import xbn_mmdet  # noqa: F401
-
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(
     p.relative_to(REPO).as_posix()
@@ -36,6 +35,7 @@ COCO_RECIPES = [c for c in CONFIGS if not c.startswith('configs/demo/')]
 XBN_RECIPES = [c for c in COCO_RECIPES if '_xbn-' in c]
 XBN_ONLY_KEYS = {'bfn_cfg', 'bfn_position', 'stem_bfn'}
 register_all_modules()
+importlib.import_module('xbn_mmdet')  # registers the XBN backbones
 
 
 @lru_cache(maxsize=None)
