@@ -60,7 +60,8 @@ COLLECTIONS = {
 PAPER = dict(
     Title='Delving into the Estimation Shift of Batch Normalization in a '
     'Network (CVPR 2022)',
-    URL='https://github.com/huangleiBuaa/XBNBlock')
+    URL='https://arxiv.org/abs/2203.10778')
+CODE = dict(URL='https://github.com/huangleiBuaa/XBNBlock')
 HEADER = """\
 # The recipe zoo in mmdet's model-index format; written by
 # `python tools/model_zoo.py` from the configs (do not edit by hand).
@@ -198,6 +199,7 @@ def metafile_text(entries):
             'Training Data': 'COCO'
         },
         'Paper': dict(PAPER),
+        'Code': dict(CODE),
         'README': 'README.md',
     } for name in sorted({e['In Collection']
                           for e in entries})]
