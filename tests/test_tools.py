@@ -332,28 +332,106 @@ def test_auto_resume_continues_to_epoch_2(trained, config_file, tmp_path):
     assert state['meta']['iter'] == 2 * (NUM_IMAGES // 2)
 
 
+DIST_CONFIG = """\
+_base_ = {base!r}
+custom_imports = dict(
+    imports=['xbn_mmdet', 'seen_images_hook'], allow_failed_imports=False)
+custom_hooks = [dict(type='SeenImagesHook')]
+train_dataloader = dict(batch_size=1)
+"""
+
+
+@pytest.fixture(scope='module')
+def dist_config_file(config_file):
+    """The tiny config with batch 1 (4 images / 2 ranks: 2 iterations) and
+    tests/seen_images_hook.py recording each rank's images."""
+    path = Path(config_file).with_name('tiny_dist.py')
+    path.write_text(DIST_CONFIG.format(base=str(config_file)))
+    return path
+
+
+def dist_env(**env):
+    """Environment for tools/dist_*.sh: this python, one thread, and
+    tests/ on PYTHONPATH for the seen-images hook."""
+    tests_dir = str(Path(__file__).resolve().parent)
+    path = os.environ.get('PYTHONPATH')
+    return dict(
+        PYTHON=sys.executable,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=tests_dir + (os.pathsep + path if path else ''),
+        **env)
+
+
+def check_two_ranks_trained(work_dir, config_name):
+    """Both ranks trained 2 iterations on different images, rank 0 wrote
+    exactly one checkpoint, over gloo with CPU DDP."""
+    seen = [
+        json.loads((work_dir / f'seen_images_rank{r}.json').read_text())
+        for r in (0, 1)
+    ]
+    assert [len(s) for s in seen] == [2, 2], seen
+    assert not set(seen[0]) & set(seen[1]), seen
+    assert sorted(seen[0] + seen[1]) == list(range(1, NUM_IMAGES + 1))
+    assert sorted(p.name for p in work_dir.glob('*.pth')) == ['epoch_1.pth']
+    state = load_checkpoint(work_dir / 'epoch_1.pth')
+    assert state['meta']['epoch'] == 1
+    assert state['meta']['iter'] == 2
+    dumped = (work_dir / config_name).read_text()
+    assert "backend='gloo'" in dumped
+    assert 'device_ids=None' in dumped
+
+
 @pytest.mark.slow
-def test_dist_train_two_cpu_processes(config_file, tmp_path):
+def test_dist_train_two_cpu_processes(dist_config_file, tmp_path):
     """tools/dist_train.sh = torchrun --nproc_per_node 2 tools/train.py
     --launcher pytorch, on CPU (gloo)."""
     work_dir = tmp_path / 'dist'
     proc = check_ok(
         run_tool(
             ['bash', DIST_TRAIN,
-             str(config_file), '2', '--work-dir',
+             str(dist_config_file), '2', '--work-dir',
              str(work_dir)],
-            env=dict(
-                PYTHON=sys.executable,
-                PORT=str(free_port()),
-                OMP_NUM_THREADS='1')))
+            env=dist_env(PORT=str(free_port()))))
     assert 'Distributed training: True' in proc.output
-    dumped = (work_dir / Path(config_file).name).read_text()
-    assert "backend='gloo'" in dumped
-    assert 'device_ids=None' in dumped
-    # 4 images, 2 processes x batch 2 -> one iteration per epoch
-    state = load_checkpoint(work_dir / 'epoch_1.pth')
-    assert state['meta']['epoch'] == 1
-    assert state['meta']['iter'] == NUM_IMAGES // 4
+    check_two_ranks_trained(work_dir, dist_config_file.name)
+
+
+@pytest.mark.slow
+def test_dist_train_two_nodes_on_localhost(dist_config_file, tmp_path):
+    """Two launcher invocations, as on two machines: NNODES=2, NODE_RANK=0
+    and 1, the same MASTER_ADDR and PORT, one process each."""
+    work_dir = tmp_path / 'two_nodes'
+    port = str(free_port())
+    procs = []
+    for node_rank in (0, 1):
+        log = open(tmp_path / f'node{node_rank}.log', 'w')
+        env = os.environ.copy()
+        env.update(
+            dist_env(
+                NNODES='2',
+                NODE_RANK=str(node_rank),
+                MASTER_ADDR='127.0.0.1',
+                PORT=port))
+        procs.append((subprocess.Popen(
+            ['bash', DIST_TRAIN,
+             str(dist_config_file), '1', '--work-dir',
+             str(work_dir)],
+            cwd=str(REPO_ROOT),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT), log))
+    try:
+        for proc, log in procs:
+            proc.wait(timeout=300)
+    finally:
+        for proc, log in procs:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+    logs = [(tmp_path / f'node{r}.log').read_text() for r in (0, 1)]
+    for (proc, _), log in zip(procs, logs):
+        assert proc.returncode == 0, log[-6000:]
+    check_two_ranks_trained(work_dir, dist_config_file.name)
 
 
 # --------------------------------------------------------------------------
@@ -484,6 +562,100 @@ def test_code_running_checkpoints_are_refused_before_anything_runs(
         assert f'refusing to load {evil}: it needs posix.system' in message
         assert 'add_safe_globals' in message
     assert not marker.exists()
+
+
+HEADLINE = 'configs/mask_rcnn_r50_xbn.py'
+
+
+@pytest.mark.parametrize('script,args,env,message', [
+    ('dist_train.sh', [], {}, 'usage: '),
+    ('dist_train.sh', [HEADLINE, 'x'], {},
+     "GPUS must be an integer >= 1, got 'x'"),
+    ('dist_train.sh', [HEADLINE, '0'], {},
+     "GPUS must be an integer >= 1, got '0'"),
+    ('dist_train.sh', ['nope.py', '2'], {}, 'config file not found: nope.py'),
+    ('dist_train.sh', [HEADLINE, '8'], dict(NNODES='2', NODE_RANK='2'),
+     "NODE_RANK must be an integer from 0 to 1, got '2'"),
+    ('dist_train.sh', [HEADLINE, '8'], dict(NNODES='two'),
+     "NNODES must be an integer >= 1, got 'two'"),
+    ('dist_train.sh', [HEADLINE, '8'], dict(PORT='70000'),
+     "PORT must be an integer from 1 to 65535, got '70000'"),
+    ('dist_test.sh', [HEADLINE, 'x.pth'], {}, 'usage: '),
+    ('dist_test.sh', [HEADLINE, 'x.pth', '-1'], {},
+     "GPUS must be an integer >= 1, got '-1'"),
+    ('slurm_train.sh', ['part', 'job', HEADLINE], {}, 'usage: '),
+    ('slurm_train.sh', ['part', 'job', 'nope.py', 'wd'], {},
+     'config file not found: nope.py'),
+    ('slurm_train.sh', ['part', 'job', HEADLINE, 'wd'], dict(GPUS='eight'),
+     "GPUS must be an integer >= 1, got 'eight'"),
+    ('slurm_train.sh', ['part', 'job', HEADLINE, 'wd'], dict(GPUS='12'),
+     'GPUS (12) must be a multiple of GPUS_PER_NODE (8)'),
+    ('slurm_train.sh', ['part', 'job', HEADLINE, 'wd'],
+     dict(CPUS_PER_TASK='0'), "CPUS_PER_TASK must be an integer >= 1, got '0'"),
+    ('slurm_test.sh', ['part', 'job', HEADLINE], {}, 'usage: '),
+    ('slurm_test.sh', ['part', 'job', HEADLINE, 'nope.pth'], {},
+     'checkpoint file not found: nope.pth'),
+])
+def test_launcher_bad_input_is_one_clear_line(script, args, env, message):
+    proc = run_tool(['bash', str(REPO_ROOT / 'tools' / script)] + args,
+                    env=env, timeout=60)
+    assert proc.returncode == 2
+    assert message in proc.output
+    assert len(proc.output.strip().splitlines()) == 1, proc.output
+
+
+FAKE_SRUN = """#!/bin/sh
+printf '%s\\n' "$@" > "$SRUN_LOG"
+"""
+
+
+@pytest.mark.parametrize('script,args', [
+    ('slurm_train.sh', [HEADLINE, 'work_dirs/x', '--amp']),
+    ('slurm_test.sh', [HEADLINE, 'torchvision://resnet50', '--out', 'r.pkl']),
+])
+def test_slurm_scripts_call_srun_like_mmdet(script, args, tmp_path):
+    """Slurm is not installed here: a fake srun records its arguments."""
+    (tmp_path / 'srun').write_text(FAKE_SRUN)
+    (tmp_path / 'srun').chmod(0o755)
+    log = tmp_path / 'srun.log'
+    proc = check_ok(
+        run_tool(
+            ['bash', str(REPO_ROOT / 'tools' / script), 'gpu', 'xbn'] + args,
+            env=dict(
+                PATH=f'{tmp_path}:{os.environ["PATH"]}',
+                SRUN_LOG=str(log),
+                PYTHON='python-on-the-nodes',
+                GPUS='16',
+                SRUN_ARGS='--quotatype=auto --exclusive'),
+            timeout=60))
+    assert proc.output == ''
+    tool = 'train.py' if script == 'slurm_train.sh' else 'test.py'
+    passed = args[:1] + (['--work-dir'] + args[1:2] if tool == 'train.py'
+                         else args[1:2]) + args[2:]
+    assert log.read_text().splitlines() == [
+        '-p', 'gpu', '--job-name=xbn', '--gres=gpu:8', '--ntasks=16',
+        '--ntasks-per-node=8', '--cpus-per-task=5', '--kill-on-bad-exit=1',
+        '--quotatype=auto', '--exclusive', 'python-on-the-nodes', '-u',
+        str(REPO_ROOT / 'tools' / tool)
+    ] + passed + ['--launcher', 'slurm']
+
+
+def test_train_with_slurm_launcher_on_cpu_is_a_clear_error(config_file):
+    """tools/train.py --launcher slurm goes to mmengine's slurm set-up on
+    GPUs; on a CPU-only machine it stops with one clear line."""
+    from xbn_mmdet.utils.dist import is_cpu_only
+    if not is_cpu_only():
+        pytest.skip('checks the CPU-only message')
+    proc = run_tool(
+        [sys.executable, TRAIN,
+         str(config_file), '--launcher', 'slurm'],
+        env=dict(SLURM_PROCID='0', SLURM_NTASKS='1',
+                 SLURM_NODELIST='localhost'),
+        timeout=120)
+    assert proc.returncode != 0
+    assert 'Traceback' not in proc.output
+    assert '--launcher slurm is not supported on a CPU-only machine' in \
+        proc.output
 
 
 # --------------------------------------------------------------------------

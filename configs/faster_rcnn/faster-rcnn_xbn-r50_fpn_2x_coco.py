@@ -1,0 +1,10 @@
+# Faster R-CNN FPN | XBN-ResNet-50 (P2, GN 64) | 2x (24 epochs)
+# The paper's setting (a): the standard 2fc box head.
+# mmdet's faster_rcnn/faster-rcnn_r50_fpn_2x_coco.py
+# with the backbone swapped; COCO 2017.
+# BN twin: ./faster-rcnn_bn-r50_fpn_2x_coco.py
+_base_ = [
+    'mmdet::faster_rcnn/faster-rcnn_r50_fpn_2x_coco.py',
+    '../_base_/backbones/r50.py',
+]
+model = dict(backbone={{_base_.xbn_backbone}})
