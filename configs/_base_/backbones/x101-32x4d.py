@@ -3,8 +3,8 @@
 # No official XBN-ResNeXt-101 ImageNet weights are published (the official
 # XBNBlock repository releases ResNet-50 and ResNeXt-50-32x4d models; its
 # ResNeXt-101 script is 32x8d). Put weights of your own at the path below,
-# make a warm start from BN ImageNet weights (the converter of the "Weights
-# in and out" issue), or train from scratch with
+# make a warm start from BN ImageNet weights (tools/convert_checkpoint.py
+# SRC DST --from-bn, README "Pretrained weights"), or train from scratch with
 # --cfg-options model.backbone.init_cfg=None.
 _base_ = './xbn_p2_gn64.py'
 
