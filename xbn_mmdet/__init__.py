@@ -2,8 +2,10 @@
 block) for MMDetection 3.x.
 
 ``import xbn_mmdet`` (or ``custom_imports = dict(imports=['xbn_mmdet'])`` in a
-config) registers the backbones in ``mmdet.registry.MODELS``.
+config) registers the backbones in ``mmdet.registry.MODELS`` and the
+``EstimationShiftHook`` in ``mmdet.registry.HOOKS``.
 """
+from . import analysis  # noqa: F401  (registers EstimationShiftHook)
 from . import models  # noqa: F401  (registers XBNResNet, XBNResNeXt)
 from . import utils
 from .version import __version__
@@ -13,4 +15,4 @@ from .version import __version__
 # init_detector). Allow-list exactly those; never weights_only=False.
 utils.register_checkpoint_safe_globals()
 
-__all__ = ['__version__', 'models', 'utils']
+__all__ = ['__version__', 'analysis', 'models', 'utils']
