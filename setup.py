@@ -29,6 +29,10 @@ setup(
         'mmdet>=3.3.0,<3.4.0',
         'pycocotools>=2.0.8',
         'numpy',
+        # xbn_mmdet.analysis plots; tools/analysis/esm_experiment.py reads
+        # scikit-learn's bundled digits images.
+        'matplotlib',
+        'scikit-learn',
     ],
     extras_require={'tests': ['pytest']},
     license='Apache-2.0',

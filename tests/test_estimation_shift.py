@@ -331,3 +331,45 @@ def test_tool_bad_inputs_fail_with_one_line(tiny_run, bn_twin, tmp_path):
 def _data_root(config):
     from mmengine.config import Config
     return Path(Config.fromfile(str(config)).data_root)
+
+
+# ---------------------------------------------------------------------------
+# tools/analysis/esm_experiment.py, tiny
+# ---------------------------------------------------------------------------
+def test_esm_experiment_smoke(tmp_path):
+    pytest.importorskip('sklearn')
+    out = tmp_path / 'exp'
+    proc = run(['tools/analysis/esm_experiment.py', '--iters', '3',
+                '--width', '4', '--blocks', '1', '--groups', '2',
+                '--subset-sizes', '40', '--threads', '1', '--out', out],
+               timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    results = json.loads((out / 'results.json').read_text())
+    runs = {r['setting']: r for r in results['runs']}
+    assert set(runs) == {'full', 'subset-40'}
+    assert runs['subset-40']['train_images'] == 40
+    assert runs['full']['eval_images'] == 1797
+    # ResNet with 3 stages of 1 block: stem, 2 per block, 2 shortcuts = 9
+    # BNs; the XBN twin keeps each block's second norm and the shortcuts
+    assert len(runs['full']['records']['BN']) == 9
+    assert len(runs['full']['records']['XBN']) == 5
+    assert 0 <= runs['full']['error']['XBN'] <= 1
+    for png in ('esm_full.png', 'esm_subset-40.png'):
+        assert (out / png).stat().st_size > 0
+
+
+def test_esm_experiment_rejects_bad_arguments(capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'esm_experiment', REPO / 'tools' / 'analysis' / 'esm_experiment.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    for argv, message in ((['--subset-sizes', '5'],
+                           '--subset-sizes 5 is not valid; use 10..1797'),
+                          (['--subset-sizes', '20'], 'smaller than '
+                           '--batch-size 32'),
+                          (['--iters', '0'], '0 is not a positive integer')):
+        with pytest.raises(SystemExit) as exc:
+            tool.parse_args(argv)
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
