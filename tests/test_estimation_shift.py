@@ -11,13 +11,13 @@ import pytest
 import torch
 import torch.nn as nn
 
+from demo_config import demo_config_on
 from xbn_mmdet.analysis import (BNInputStats, ESMRecord, RunningMoments,
                                 compute_estimation_shift, is_batch_norm)
 from xbn_mmdet.datasets import generate_synthetic_coco
 from xbn_mmdet.models.bfn import LayerNorm2d
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = REPO / 'configs' / 'demo' / 'mask_rcnn_r18_xbn_synthetic.py'
 TOOL = REPO / 'tools' / 'analysis' / 'estimation_shift.py'
 
 
@@ -166,14 +166,7 @@ def test_record_round_trip(tmp_path):
 # The demo config (half-width XBN-ResNet-18 Mask R-CNN) on 4 train and 3 val
 # images: one epoch of 2 iterations, no validation, the hook every iteration
 # on the first 2 val images.
-CONFIG = """
-_base_ = {base!r}
-data_root = {root!r}
-train_dataloader = dict(dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
-test_evaluator = val_evaluator
+OVERRIDES = """
 train_cfg = dict(max_epochs=1, val_interval=2)
 param_scheduler = [dict(type='ConstantLR', factor=0.1, by_epoch=False)]
 default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))
@@ -195,8 +188,7 @@ def tiny_run(tmp_path_factory):
     root = tmp / 'data'
     generate_synthetic_coco(root, num_train=4, num_val=3)
     config = tmp / 'tiny_xbn.py'
-    config.write_text(CONFIG.format(base=str(DEMO_CONFIG),
-                                    root=str(root) + '/'))
+    config.write_text(demo_config_on(root, OVERRIDES))
     work = tmp / 'work'
     proc = run(['tools/train.py', config, '--work-dir', work])
     assert proc.returncode == 0, proc.stdout[-5000:]
@@ -271,7 +263,8 @@ def test_tool_compares_xbn_with_bn_twin(tiny_run, bn_twin, tmp_path):
 
 
 @pytest.mark.slow
-def test_tool_bad_inputs_fail_with_one_line(tiny_run, bn_twin, tmp_path):
+def test_tool_bad_inputs_fail_with_one_line(tiny_run, bn_twin, tmp_path,
+                                            capsys):
     config, work = tiny_run
     twin, twin_ckpt = bn_twin
 
@@ -316,16 +309,31 @@ def test_tool_bad_inputs_fail_with_one_line(tiny_run, bn_twin, tmp_path):
     assert proc.returncode == 1 and 'Traceback' not in proc.stdout
     assert 'MaskRCNN has no BatchNorm layer' in proc.stdout
 
-    # bad option values are parser errors naming them
-    proc = run([TOOL, config, work / 'epoch_1.pth', '--max-images', '0'])
-    assert proc.returncode == 2 and '0 is not a positive integer' in \
-        proc.stdout
-    proc = run([TOOL, config, work / 'epoch_1.pth', '--split', 'test'])
-    assert proc.returncode == 2 and "invalid choice: 'test'" in proc.stdout
-    proc = run([TOOL, config, tmp_path / 'none.pth'])
-    assert proc.returncode == 2
-    assert f"checkpoint file not found: {tmp_path / 'none.pth'}" in \
-        proc.stdout
+    # bad option values are parser errors naming them (in process)
+    tool = load_tool(TOOL)
+    for argv, message in (
+        ([config, work / 'epoch_1.pth', '--max-images', '0'],
+         '0 is not a positive integer'),
+        ([config, work / 'epoch_1.pth', '--split', 'test'],
+         "invalid choice: 'test'"),
+        ([config, tmp_path / 'none.pth'],
+         f"checkpoint file not found: {tmp_path / 'none.pth'}"),
+        ([config, work / 'epoch_1.pth', '--compare', tmp_path / 'x.py',
+          twin_ckpt], f"config file not found: {tmp_path / 'x.py'}"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            tool.parse_args([str(a) for a in argv])
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def load_tool(path):
+    """A tool script as a module (its parser, without a subprocess)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _data_root(config):
@@ -359,11 +367,7 @@ def test_esm_experiment_smoke(tmp_path):
 
 
 def test_esm_experiment_rejects_bad_arguments(capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'esm_experiment', REPO / 'tools' / 'analysis' / 'esm_experiment.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(REPO / 'tools' / 'analysis' / 'esm_experiment.py')
     for argv, message in ((['--subset-sizes', '5'],
                            '--subset-sizes 5 is not valid; use 10..1797'),
                           (['--subset-sizes', '20'], 'smaller than '

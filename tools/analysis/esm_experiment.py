@@ -3,12 +3,12 @@
 estimation shift of BN layers, a deep BN network against its XBN twin.
 
     python tools/analysis/esm_experiment.py [--out DIR] [--iters N]
-        [--subset-sizes 100 300] [--seeds 0 1 2] [--threads 2]
+        [--subset-sizes 100 ...] [--seeds 0 1 2] [--threads 2]
 
 Data: scikit-learn's bundled handwritten digits (1797 8x8 grey images, 10
 classes; no download). Networks: a ResNet for 8x8 inputs (3x3 stem, three
-stages of ``--blocks`` BasicBlocks of ``--width``, 2x and 4x that width,
-strides 1, 2, 2) built from mmdet's ResLayer with this package's
+stages of ``--blocks`` BasicBlocks, strides 1, 2, 2, all ``--width``
+channels) built from mmdet's ResLayer with this package's
 XBNBasicBlock: the BN network (``bfn_cfg=None``) and its XBN twin (GroupNorm
 as the first norm of every block and in the stem, the P2 placement of
 XBNResNet-18; the second norm and the shortcut norms stay BN). Both train
@@ -27,7 +27,6 @@ layers, so the twins share the x axis) to DIR, and prints a summary.
 """
 import argparse
 import json
-import math
 import os.path as osp
 import sys
 import time
@@ -48,6 +47,7 @@ from xbn_mmdet.analysis import (compute_estimation_shift,  # noqa: E402
                                 plot_esm_vs_depth, write_records_csv)
 from xbn_mmdet.models.backbones.xbn_resnet import XBNBasicBlock  # noqa: E402
 from xbn_mmdet.models.bfn import build_bfn  # noqa: E402
+from xbn_mmdet.utils.tool_cli import positive_int  # noqa: E402
 
 MODELS = ('BN', 'XBN')
 
@@ -56,20 +56,20 @@ class DigitsResNet(nn.Module):
     """ResNet for 8x8 inputs; ``bfn_cfg=None`` is the plain BN network,
     otherwise the BFN replaces the stem norm and each block's first norm."""
 
-    def __init__(self, width=16, blocks=3, bfn_cfg=None, num_classes=10):
+    def __init__(self, width=32, blocks=3, bfn_cfg=None, num_classes=10):
         super().__init__()
         self.conv1 = nn.Conv2d(1, width, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width) if bfn_cfg is None else build_bfn(
             bfn_cfg, width, 'stem bn1')
-        layers, inplanes = [], width
-        for i, (mult, stride) in enumerate(((1, 1), (2, 2), (4, 2))):
-            layers.append(
-                ResLayer(XBNBasicBlock, inplanes, width * mult, blocks,
-                         stride=stride, bfn_cfg=bfn_cfg, bfn_position='P2',
-                         bfn_scope=f'layer{i + 1}'))
-            inplanes = width * mult
-        self.layers = nn.Sequential(*layers)
-        self.fc = nn.Linear(inplanes, num_classes)
+        # One width throughout: ESM is an l2 norm over channels, so with
+        # widening stages it would grow with depth through the width alone.
+        self.layers = nn.Sequential(*[
+            ResLayer(XBNBasicBlock, width, width, blocks, stride=stride,
+                     bfn_cfg=bfn_cfg, bfn_position='P2',
+                     bfn_scope=f'layer{i + 1}')
+            for i, stride in enumerate((1, 2, 2))
+        ])
+        self.fc = nn.Linear(width, num_classes)
 
     def forward(self, x):
         x = self.layers(torch.relu(self.bn1(self.conv1(x))))
@@ -229,16 +229,6 @@ def spearman(a, b):
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'{text} is not a positive integer')
-    return value
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', default='work_dirs/esm_experiment')
@@ -246,13 +236,14 @@ def parse_args(argv=None):
                         help='training iterations of every run')
     parser.add_argument('--batch-size', type=positive_int, default=32)
     parser.add_argument('--lr', type=float, default=0.1)
-    parser.add_argument('--width', type=positive_int, default=16)
+    parser.add_argument('--width', type=positive_int, default=32,
+                        help='channels of every layer')
     parser.add_argument('--blocks', type=positive_int, default=3,
                         help='BasicBlocks per stage (3 stages)')
     parser.add_argument('--groups', type=positive_int, default=8,
                         help='GroupNorm groups of the XBN twin')
     parser.add_argument('--subset-sizes', type=positive_int, nargs='+',
-                        default=[100, 300], help='setting 2: training subset '
+                        default=[100], help='setting 2: training subset '
                         'sizes (evaluated on all 1797 images)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--threads', type=positive_int, default=2,

@@ -30,17 +30,8 @@ from xbn_mmdet.analysis import (SPLITS, build_esm_dataloader,  # noqa: E402
                                 build_model_with_checkpoint,
                                 compute_estimation_shift, plot_esm_vs_depth,
                                 write_records_csv, write_records_json)
-from xbn_mmdet.utils.tool_cli import require_checkpoint  # noqa: E402
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'{text} is not a positive integer')
-    return value
+from xbn_mmdet.utils.tool_cli import (positive_int,  # noqa: E402
+                                      require_checkpoint)
 
 
 def build_parser():

@@ -49,9 +49,10 @@ def plot_esm_over_training(history: Sequence[Dict], out_file: str,
     ``{'step': int, 'records': [ESMRecord, ...]}``; one line per BN layer,
     coloured from shallow (light) to deep (dark)."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
     names = [r.name for r in history[-1]['records']]
     cmap = plt.get_cmap('viridis_r')
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), layout='constrained')
     for ax, (key, label) in zip(axes, _QUANTITIES):
         for i, name in enumerate(names):
             points = [(h['step'], getattr(r, key)) for h in history
@@ -59,7 +60,8 @@ def plot_esm_over_training(history: Sequence[Dict], out_file: str,
             ax.plot([p[0] for p in points], [p[1] for p in points],
                     color=cmap(0.15 + 0.85 * i / max(len(names) - 1, 1)),
                     linewidth=1)
-        ax.set_xlabel('training step')
+        ax.set_xlabel('training step (iterations)')
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.set_yscale('log')
         ax.grid(alpha=0.3)
