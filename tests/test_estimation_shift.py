@@ -377,3 +377,38 @@ def test_esm_experiment_rejects_bad_arguments(capsys):
             tool.parse_args(argv)
         assert exc.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_dataloader_cfg_of_a_split():
+    from mmengine.config import Config
+
+    from demo_config import DEMO_CONFIG
+    from xbn_mmdet.analysis import esm_dataloader_cfg
+    cfg = Config.fromfile(str(DEMO_CONFIG))
+    loader = esm_dataloader_cfg(cfg, 'train', max_images=5)
+    # train images, read in order with the val pipeline (no random flip)
+    assert loader.dataset.ann_file == 'annotations/instances_train.json'
+    assert loader.dataset.pipeline == cfg.val_dataloader.dataset.pipeline
+    assert loader.dataset.indices == 5
+    assert loader.sampler == dict(type='DefaultSampler', shuffle=False,
+                                  round_up=False)
+    assert cfg.train_dataloader.dataset.get('indices') is None  # a copy
+    val = esm_dataloader_cfg(cfg, 'val')
+    assert 'indices' not in val.dataset
+    with pytest.raises(ValueError, match="split 'test' is not valid; use "
+                       'one of val, train'):
+        esm_dataloader_cfg(cfg, 'test')
+    with pytest.raises(ValueError, match='max_images must be a positive '
+                       'integer, got 0'):
+        esm_dataloader_cfg(cfg, 'val', max_images=0)
+
+
+def test_hook_rejects_bad_arguments():
+    from mmdet.registry import HOOKS
+    for kwargs, message in ((dict(interval=0), 'interval must be a positive '
+                             'integer, got 0'),
+                            (dict(split='test'), "split 'test' is not valid"),
+                            (dict(num_images=0), 'num_images must be a '
+                             'positive integer or None, got 0')):
+        with pytest.raises(ValueError, match=message):
+            HOOKS.build(dict(type='EstimationShiftHook', **kwargs))
