@@ -114,6 +114,10 @@ def test_running_moments_merge_is_exact():
         assert m.count == 37 * 3 * 2
         torch.testing.assert_close(m.mean, ref_mean, rtol=0, atol=1e-9)
         torch.testing.assert_close(m.var, ref_var, rtol=1e-12, atol=1e-9)
+    flat = torch.randn(9, 6, dtype=torch.float64)  # BatchNorm1d input (N, C)
+    m = RunningMoments(6)
+    m.update(flat)
+    torch.testing.assert_close(m.var, flat.var(dim=0, unbiased=False))
 
 
 def test_frozen_flags_follow_requires_grad_and_norm_eval():

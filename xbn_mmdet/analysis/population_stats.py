@@ -53,13 +53,13 @@ class RunningMoments:
 
     def update(self, x: torch.Tensor) -> None:
         x = x.detach().to(torch.float64)
-        x = x.transpose(0, 1).reshape(x.shape[1], -1)  # C x (N * spatial)
-        n = x.shape[1]
+        dims = [d for d in range(x.dim()) if d != 1]  # all but channels
+        n = x.numel() // x.shape[1]
         if n == 0:
             return
-        mean = x.mean(dim=1)
-        m2 = (x - mean[:, None]).pow(2).sum(dim=1)
-        self.merge(n, mean.cpu(), m2.cpu())
+        mean = x.mean(dim=dims, keepdim=True)
+        m2 = (x - mean).pow(2).sum(dim=dims)
+        self.merge(n, mean.flatten().cpu(), m2.cpu())
 
     def merge(self, count: int, mean: torch.Tensor, m2: torch.Tensor) -> None:
         if count == 0:
