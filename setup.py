@@ -30,6 +30,10 @@ setup(
         'pycocotools>=2.0.8',
         'faster-coco-eval>=1.6.5',
         'numpy',
+        # xbn_mmdet.analysis plots; tools/analysis/esm_experiment.py reads
+        # scikit-learn's bundled digits images.
+        'matplotlib',
+        'scikit-learn',
     ],
     extras_require={'tests': ['pytest']},
     license='Apache-2.0',

@@ -14,22 +14,15 @@ from mmengine.config import Config
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from demo_config import DEMO_CONFIG, demo_config_on
 from xbn_mmdet.datasets import generate_synthetic_coco
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = REPO / 'configs' / 'demo' / 'mask_rcnn_r18_xbn_synthetic.py'
 AP_NAMES = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
 
 # A short run of the demo recipe on its own small set: warm-up shortened to
 # fit, validation only at the end.
-CONFIG = """
-_base_ = {base!r}
-data_root = {root!r}
-train_dataloader = dict(dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
-test_evaluator = val_evaluator
+OVERRIDES = """
 train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10),
@@ -90,8 +83,7 @@ def trained(tmp_path_factory):
     root = tmp / 'data'
     generate_synthetic_coco(root, num_train=48, num_val=12, seed=3)
     config = tmp / 'demo_short.py'
-    config.write_text(CONFIG.format(base=str(DEMO_CONFIG),
-                                    root=str(root) + '/', epochs=6))
+    config.write_text(demo_config_on(root, OVERRIDES.format(epochs=6)))
     work_dir = tmp / 'work'
     run(['tools/train.py', config, '--work-dir', work_dir])
     return dict(config=config, work_dir=work_dir, root=root, tmp=tmp)

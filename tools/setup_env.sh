@@ -89,7 +89,8 @@ if ! mmcv_ok; then
 Rebuild it: MMCV_WITH_OPS=1 $PY -m pip install --no-build-isolation --no-cache-dir --force-reinstall --no-deps mmcv==2.1.0"
 fi
 
-"${PIP[@]}" -q 'mmdet==3.3.0' 'pycocotools>=2.0.8' 'faster-coco-eval==1.8.0' pytest
+"${PIP[@]}" -q 'mmdet==3.3.0' 'pycocotools>=2.0.8' 'faster-coco-eval==1.8.0' \
+    'scikit-learn==1.9.1' pytest
 "${PIP[@]}" -q --no-build-isolation -e .
 
 "$PY" -c 'import mmcv._ext, mmdet, xbn_mmdet' \

@@ -2,8 +2,11 @@
 block) for MMDetection 3.x.
 
 ``import xbn_mmdet`` (or ``custom_imports = dict(imports=['xbn_mmdet'])`` in a
-config) registers the backbones in ``mmdet.registry.MODELS``.
+config) registers the backbones in ``mmdet.registry.MODELS``, the
+``EstimationShiftHook`` and ``FuseConvBNHook`` in ``mmdet.registry.HOOKS``
+and ``FastCocoMetric`` in ``mmdet.registry.METRICS``.
 """
+from . import analysis  # noqa: F401  (registers EstimationShiftHook)
 from . import models  # noqa: F401  (registers XBNResNet, XBNResNeXt)
 from . import checkpoint, engine, evaluation  # noqa: F401  (registries)
 from . import utils
@@ -14,5 +17,7 @@ from .version import __version__
 # init_detector). Allow-list exactly those; never weights_only=False.
 utils.register_checkpoint_safe_globals()
 
-__all__ = ['__version__', 'models', 'checkpoint', 'engine', 'evaluation',
-           'utils']
+__all__ = [
+    '__version__', 'analysis', 'models', 'checkpoint', 'engine', 'evaluation',
+    'utils'
+]

@@ -1,5 +1,6 @@
-"""What tools/train.py and tools/test.py share: the common options of mmdet
-3.3's CLI, config loading with their overrides, and building the Runner."""
+"""What the tools share (tools/train.py, tools/test.py, tools/analysis/*):
+the common options of mmdet 3.3's CLI, config loading with their overrides,
+building the Runner, argument checks."""
 import argparse
 import os
 import os.path as osp
@@ -32,6 +33,18 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     # torch.distributed.launch passes --local-rank (torch>=2.0) or
     # --local_rank; torchrun sets LOCAL_RANK instead.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type`` for counts: a whole number >= 1, else a parser
+    error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{text} is not a positive integer')
+    return value
 
 
 def require_checkpoint(parser: argparse.ArgumentParser, path: str) -> None:
