@@ -107,8 +107,7 @@ def load_cfg(path, options):
 
 def bn_twin(cfg, path):
     backbone = cfg.model.get('backbone', {})
-    if 'bfn_cfg' not in backbone and not str(
-            backbone.get('type', '')).startswith('XBN'):
+    if not str(backbone.get('type', '')).startswith('XBN'):
         raise SystemExit(
             f'error: {path} has no XBN backbone (type '
             f"{backbone.get('type')!r}); pass --compare CONFIG_B")
