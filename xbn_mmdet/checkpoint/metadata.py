@@ -20,7 +20,7 @@ __all__ = [
 # Converted files: {'state_dict': ..., 'meta': {META_KEY: {...}}}
 META_KEY = 'xbn_mmdet'
 
-ARCH_FIELDS = ('type', 'depth', 'groups', 'base_width')
+ARCH_FIELDS = ('type', 'depth', 'groups', 'base_width', 'widen_factor')
 BFN_FIELDS = ('bfn_type', 'num_groups', 'bfn_position', 'stem_bfn')
 
 
@@ -32,15 +32,20 @@ def backbone_meta(model) -> dict:
     if bfn_type == 'GN':
         from ..models.bfn import DEFAULT_BFN_CFG
         num_groups = bfn_cfg.get('num_groups', DEFAULT_BFN_CFG['num_groups'])
-    return dict(
+    meta = dict(
         type=type(model).__name__,
         depth=getattr(model, 'depth', None),
         groups=getattr(model, 'groups', 1),
         base_width=getattr(model, 'base_width', 64),
         bfn_type=bfn_type,
         num_groups=num_groups,
-        bfn_position=None if bfn_cfg is None else model.bfn_position,
-        stem_bfn=None if bfn_cfg is None else model.stem_bfn)
+        bfn_position=None if bfn_cfg is None else getattr(
+            model, 'bfn_position', None),
+        stem_bfn=None if bfn_cfg is None else getattr(model, 'stem_bfn',
+                                                      None))
+    if hasattr(model, 'widen_factor'):  # the mobile backbones
+        meta['widen_factor'] = model.widen_factor
+    return meta
 
 
 def compare_meta(recorded: dict,

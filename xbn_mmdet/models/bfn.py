@@ -129,3 +129,18 @@ def build_bfn(bfn_cfg: dict, num_channels: int,
 def is_bfn(module: nn.Module) -> bool:
     """Whether ``module`` is one of the batch-free norms we build."""
     return isinstance(module, (nn.GroupNorm, nn.InstanceNorm2d))
+
+
+def bfn_into_conv_module(conv_module: nn.Module, bfn_cfg: dict,
+                         layer_name: str) -> nn.Module:
+    """Make the norm of an mmcv ``ConvModule`` the batch-free norm.
+
+    The BFN takes the replaced norm's module name (``bn``), as in the
+    official XBNBlock code, so state-dict keys stay those of the plain
+    network and a BatchNorm checkpoint can warm-start it (``from_bn``).
+    """
+    norm = conv_module.norm
+    channels = getattr(norm, 'num_features', None) or norm.num_channels
+    conv_module.add_module(conv_module.norm_name,
+                           build_bfn(bfn_cfg, channels, layer_name))
+    return conv_module
