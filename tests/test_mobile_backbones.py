@@ -6,6 +6,8 @@ Official checkpoints are written in the layouts of
 tests/data/official_xbn_layouts.json with deterministic weights and compared
 with functional forwards of the official architectures (torchvision's
 MobileNetV2, Megvii's ShuffleNetV2) written here from those layouts."""
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn as nn
@@ -394,3 +396,50 @@ def test_bn_mobilenet_v2_checkpoint_warm_starts_xbn(tmp_path):
     assert torch.equal(model.layer3[1].depthwise_conv.bn.weight,
                        plain.layer3[1].depthwise_conv.bn.weight)
     assert torch.equal(model.conv1.bn.running_var, plain.conv1.bn.running_var)
+
+
+# ---------------------------------------------------------------- configs
+CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'xbn_mobile'
+RECIPES = sorted(p.name for p in CONFIG_DIR.glob('*-xbn*.py'))
+
+
+def test_every_xbn_recipe_has_a_bn_twin():
+    assert len(RECIPES) == 5
+    for name in RECIPES:
+        assert (CONFIG_DIR / name.replace('-xbn', '-bn')).is_file(), name
+
+
+@pytest.mark.parametrize('name', RECIPES)
+def test_config_pairs_parse_build_and_run_a_forward(name):
+    from mmdet.testing import demo_mm_inputs
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    register_all_modules()
+    xbn, bn = (Config.fromfile(str(CONFIG_DIR / n))
+               for n in (name, name.replace('-xbn', '-bn')))
+    for cfg, with_bfn in ((xbn, True), (bn, False)):
+        assert cfg.custom_imports == dict(imports=['xbn_mmdet'],
+                                          allow_failed_imports=False)
+        assert cfg.auto_scale_lr.enable is False
+        assert cfg.auto_scale_lr.base_batch_size == \
+            (192 if 'ssdlite' in name else 16)
+        backbone = cfg.model.backbone
+        assert backbone.type in ('XBNMobileNetV2', 'XBNShuffleNetV2')
+        assert (backbone.bfn_cfg is not None) == with_bfn
+        model = MODELS.build(cfg.model)  # no init_weights: no download
+        has_gn = any(isinstance(m, nn.GroupNorm)
+                     for m in model.backbone.modules())
+        assert has_gn == with_bfn
+        model.train()
+        torch.manual_seed(0)
+        packed = demo_mm_inputs(2, [[3, 96, 128]] * 2, num_items=[2, 1],
+                                num_classes=80)
+        data = model.data_preprocessor(packed, True)
+        losses = model(**data, mode='loss')
+        loss, _ = model.parse_losses(losses)
+        assert torch.isfinite(loss)
+    # the twins differ in the backbone's batch-free norm and weights only
+    for key in ('bfn_cfg', 'init_cfg'):
+        xbn.model.backbone.pop(key)
+        bn.model.backbone.pop(key)
+    assert xbn.model.to_dict() == bn.model.to_dict()
