@@ -443,3 +443,34 @@ def test_config_pairs_parse_build_and_run_a_forward(name):
         xbn.model.backbone.pop(key)
         bn.model.backbone.pop(key)
     assert xbn.model.to_dict() == bn.model.to_dict()
+
+
+@pytest.mark.parametrize('official,groups', [(MBV2, 16), (SHUFFLE, 29)])
+def test_converter_recognises_the_mobile_layouts(official, groups, tmp_path):
+    from xbn_mmdet.checkpoint import convert_checkpoint
+    layout = LAYOUTS[official]
+    weights = official_weights(layout)
+    src = save_official(tmp_path / 'checkpoint.pth', weights, 'checkpoint')
+    dst = tmp_path / 'converted.pth'
+    meta = convert_checkpoint(str(src), str(dst))  # official group count
+    cfg, reference = OFFICIAL_CASES[official]
+    assert meta['backbone']['type'] == cfg['type']
+    assert meta['backbone']['widen_factor'] == 1.0
+    assert meta['backbone']['num_groups'] == groups
+    assert meta['backbone_cfg'] == dict(
+        type=cfg['type'], widen_factor=1.0,
+        bfn_cfg=dict(type='GN', num_groups=groups))
+    model = _build(dict(type=cfg['type']), dst, strict=True)
+    with torch.no_grad():
+        x = torch.randn(1, 3, 64, 64)
+        ours = model(x)
+        theirs = reference(weights, layout, x)
+    index = {MBV2: (1, 2, 4, 7), SHUFFLE: (0, 1, 2)}[official]
+    for a, i in zip(ours, index):
+        assert (a - theirs[i]).abs().max().item() <= 1e-5
+    other = 8 if official == MBV2 else 58
+    with pytest.raises(CheckpointMismatchError,
+                       match=f'num_groups: checkpoint {groups}, backbone '
+                       f'{other}'):
+        _build(dict(type=cfg['type'],
+                    bfn_cfg=dict(type='GN', num_groups=other)), dst)
