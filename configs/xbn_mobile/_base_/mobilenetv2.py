@@ -10,8 +10,8 @@ custom_imports = dict(imports=['xbn_mmdet'], allow_failed_imports=False)
 # mmdet's BatchNorm MobileNetV2 ImageNet weights, the XBN one as a warm start
 # (from_bn=True: each GroupNorm takes the affine of the BN it replaces; README
 # "Pretrained weights"). With weights trained by the official
-# experiments/mobilenetV2_XBNBlock.sh, point `checkpoint` at that file (best.pth
-# or checkpoint.pth load as they are) and drop from_bn.
+# experiments/mobilenetV2_XBNBlock.sh, point `checkpoint` at that file
+# (best.pth or checkpoint.pth load as they are) and drop from_bn.
 mbv2_imagenet = 'open-mmlab://mmdet/mobilenet_v2'
 
 # outputs of layer2, layer3, layer5 and the last 1x1 conv: strides 4 to 32

@@ -30,3 +30,33 @@ class XBNPretrainedMixin:
             self.init_cfg = init_cfg
         pretrained.pop('type')
         load_backbone_checkpoint(self, **pretrained)
+
+
+class OfficialLayoutMixin:
+    """Renames official checkpoints whose conv/norm pairs are our mmcv
+    ``ConvModule``s (``features.3.conv.3``/``.4`` -> ``layer2.1.
+    depthwise_conv.conv``/``.bn``). A backbone sets ``official_key`` (a key
+    only the official layout has) and yields the pairs from
+    ``_official_conv_modules()``; the loader calls
+    :meth:`convert_official_keys`."""
+
+    official_key: str = ''
+
+    def _official_conv_modules(self):
+        """Yield ``(official conv, official norm, our ConvModule)``
+        module names."""
+        raise NotImplementedError
+
+    def convert_official_keys(self, state_dict: dict) -> dict:
+        """The state dict with official module names replaced by ours; a
+        state dict not in the official layout is returned as it is. Keys
+        without a counterpart (the classifier) are kept for the loader to
+        drop or report."""
+        from ...checkpoint.state_dict import rename_modules
+        if self.official_key not in state_dict:
+            return state_dict
+        names = {}
+        for conv, norm, ours in self._official_conv_modules():
+            names[conv] = f'{ours}.conv'
+            names[norm] = f'{ours}.{self.get_submodule(ours).norm_name}'
+        return rename_modules(state_dict, names)

@@ -15,11 +15,12 @@ from mmdet.models.backbones import MobileNetV2
 from mmdet.registry import MODELS
 
 from ..bfn import bfn_into_conv_module, validate_bfn_cfg
-from .pretrained import XBNPretrainedMixin
+from .pretrained import OfficialLayoutMixin, XBNPretrainedMixin
 
 
 @MODELS.register_module()
-class XBNMobileNetV2(XBNPretrainedMixin, MobileNetV2):
+class XBNMobileNetV2(OfficialLayoutMixin, XBNPretrainedMixin,
+                     MobileNetV2):
     """MobileNetV2 with XBNBlocks (Huang et al., CVPR 2022).
 
     Accepts every argument of :class:`mmdet.models.backbones.MobileNetV2`
@@ -86,26 +87,14 @@ class XBNMobileNetV2(XBNPretrainedMixin, MobileNetV2):
         super().train(mode)
         return self
 
-    def convert_official_keys(self, state_dict: dict) -> dict:
-        """Rename an official (torchvision-layout) MobileNetV2 state dict
-        to this backbone's module names; any other state dict is returned
-        as it is. ``features.0`` is the stem, ``features.1``-``17`` the
-        inverted residuals in order (``conv.0/1``, ``conv.3/4``,
-        ``conv.6/7``: conv and norm of the expand, depthwise and linear
-        convs; without the expand conv the first two), the last
-        ``features.N`` the final 1x1 conv; ``classifier`` is left for the
-        loader to drop."""
-        from ...checkpoint.state_dict import rename_modules
-        if self.official_key not in state_dict:
-            return state_dict
-
-        names = {}
-
-        def add(conv, norm, ours):
-            names[conv] = f'{ours}.conv'
-            names[norm] = f'{ours}.{self.get_submodule(ours).norm_name}'
-
-        add('features.0.0', 'features.0.1', 'conv1')
+    def _official_conv_modules(self):
+        """torchvision's MobileNetV2 names (:meth:`convert_official_keys`):
+        ``features.0`` is the stem, ``features.1``-``17`` the inverted
+        residuals in order (``conv.0/1``, ``conv.3/4``, ``conv.6/7``: conv
+        and norm of the expand, depthwise and linear convs; without the
+        expand conv the first two), the last ``features.N`` the final 1x1
+        conv."""
+        yield 'features.0.0', 'features.0.1', 'conv1'
         index = 1
         for layer_name in self.layers[:-1]:
             for j, block in enumerate(getattr(self, layer_name)):
@@ -114,8 +103,7 @@ class XBNMobileNetV2(XBNPretrainedMixin, MobileNetV2):
                     roles.insert(0, 'expand_conv')
                 for r, role in enumerate(roles):
                     prefix = f'features.{index}.conv'
-                    add(f'{prefix}.{3 * r}', f'{prefix}.{3 * r + 1}',
-                        f'{layer_name}.{j}.{role}')
+                    yield (f'{prefix}.{3 * r}', f'{prefix}.{3 * r + 1}',
+                           f'{layer_name}.{j}.{role}')
                 index += 1
-        add(f'features.{index}.0', f'features.{index}.1', 'conv2')
-        return rename_modules(state_dict, names)
+        yield f'features.{index}.0', f'features.{index}.1', 'conv2'

@@ -20,7 +20,7 @@ from mmdet.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..bfn import bfn_into_conv_module, validate_bfn_cfg
-from .pretrained import XBNPretrainedMixin
+from .pretrained import OfficialLayoutMixin, XBNPretrainedMixin
 
 
 class ShuffleV2Block(BaseModule):
@@ -96,7 +96,8 @@ class ShuffleV2Block(BaseModule):
 
 
 @MODELS.register_module()
-class XBNShuffleNetV2(XBNPretrainedMixin, BaseModule):
+class XBNShuffleNetV2(OfficialLayoutMixin, XBNPretrainedMixin,
+                      BaseModule):
     """ShuffleNetV2 with XBN (Huang et al., CVPR 2022).
 
     Layers: ``conv1`` (3x3 stride-2 stem, BN) and a 3x3 stride-2 max pool
@@ -238,39 +239,28 @@ class XBNShuffleNetV2(XBNPretrainedMixin, BaseModule):
                     m.eval()
         return self
 
-    def convert_official_keys(self, state_dict: dict) -> dict:
-        """Rename an official (Megvii-layout) ShuffleNetV2 state dict to
-        this backbone's module names; any other state dict is returned as it
-        is. ``first_conv.0/1`` is the stem, ``features.N`` the blocks in
-        order (``branch_main.0/1``, ``.3/4``, ``.5/6`` and
-        ``branch_proj.0/1``, ``.2/3``: conv and norm of each ConvModule),
-        ``conv_last.0/1`` the final 1x1 conv (without ``conv2`` the loader
-        drops it with the ``classifier``)."""
-        from ...checkpoint.state_dict import rename_modules
-        if self.official_key not in state_dict:
-            return state_dict
-        names = {}
-
-        def add(conv, norm, ours):
-            names[conv] = f'{ours}.conv'
-            names[norm] = f'{ours}.{self.get_submodule(ours).norm_name}'
-
-        add('first_conv.0', 'first_conv.1', 'conv1')
-        if 'conv2' in self.layers:  # else conv_last is dropped as head
-            add('conv_last.0', 'conv_last.1', 'conv2')
+    def _official_conv_modules(self):
+        """Megvii's ShuffleNetV2 names (:meth:`convert_official_keys`):
+        ``first_conv.0/1`` is the stem, ``features.N`` the blocks in order
+        (``branch_main.0/1``, ``.3/4``, ``.5/6`` and ``branch_proj.0/1``,
+        ``.2/3``: conv and norm of each ConvModule), ``conv_last.0/1`` the
+        final 1x1 conv (without ``conv2`` the loader drops it with the
+        ``classifier``)."""
+        yield 'first_conv.0', 'first_conv.1', 'conv1'
+        if 'conv2' in self.layers:
+            yield 'conv_last.0', 'conv_last.1', 'conv2'
         index = 0
         for stage in range(len(self.stage_blocks)):
             layer_name = f'layer{stage + 1}'
             for j, block in enumerate(getattr(self, layer_name)):
-                official = f'features.{index}'
+                official, ours = f'features.{index}', f'{layer_name}.{j}'
                 for k, (conv, norm) in enumerate(((0, 1), (3, 4), (5, 6))):
-                    add(f'{official}.branch_main.{conv}',
-                        f'{official}.branch_main.{norm}',
-                        f'{layer_name}.{j}.branch_main.{k}')
+                    yield (f'{official}.branch_main.{conv}',
+                           f'{official}.branch_main.{norm}',
+                           f'{ours}.branch_main.{k}')
                 if block.stride == 2:
                     for k, (conv, norm) in enumerate(((0, 1), (2, 3))):
-                        add(f'{official}.branch_proj.{conv}',
-                            f'{official}.branch_proj.{norm}',
-                            f'{layer_name}.{j}.branch_proj.{k}')
+                        yield (f'{official}.branch_proj.{conv}',
+                               f'{official}.branch_proj.{norm}',
+                               f'{ours}.branch_proj.{k}')
                 index += 1
-        return rename_modules(state_dict, names)
