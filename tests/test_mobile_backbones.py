@@ -95,6 +95,12 @@ def test_explicit_group_count_is_honoured_or_refused_clearly():
     model = XBNShuffleNetV2(widen_factor=0.5,
                             bfn_cfg=dict(type='GN', num_groups=4))
     assert model.layer2[1].branch_main[1].bn.num_groups == 4
+    # GN without num_groups: the official count, not the global 64
+    model = XBNMobileNetV2(bfn_cfg=dict(type='GN', requires_grad=False))
+    assert model.bfn_cfg == dict(type='GN', requires_grad=False,
+                                 num_groups=16)
+    assert model.layer7[0].depthwise_conv.bn.num_groups == 16
+    assert not model.layer7[0].depthwise_conv.bn.weight.requires_grad
     with pytest.raises(ValueError, match=r'layer1\.0\.branch_main\.1: '
                        r'GroupNorm num_groups=8 does not divide its 58'):
         XBNShuffleNetV2(widen_factor=1.0,

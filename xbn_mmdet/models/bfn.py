@@ -8,6 +8,7 @@ backbone in this package builds its BFN through :func:`build_bfn`, so the
 accepted types, the group-count rules and their error messages are the same
 everywhere.
 """
+import copy
 from typing import Optional, Tuple
 
 import torch.nn as nn
@@ -144,3 +145,13 @@ def bfn_into_conv_module(conv_module: nn.Module, bfn_cfg: dict,
     conv_module.add_module(conv_module.norm_name,
                            build_bfn(bfn_cfg, channels, layer_name))
     return conv_module
+
+
+def with_default_groups(bfn_cfg: Optional[dict],
+                        num_groups: int) -> Optional[dict]:
+    """``bfn_cfg`` with ``num_groups`` filled in where a GN config leaves
+    it out (a backbone's official count instead of the global 64)."""
+    if bfn_cfg is None or bfn_cfg.get('type') != 'GN' or \
+            'num_groups' in bfn_cfg:
+        return copy.deepcopy(bfn_cfg)
+    return dict(copy.deepcopy(bfn_cfg), num_groups=num_groups)

@@ -8,13 +8,13 @@ the norm of each inverted residual's ``depthwise_conv`` becomes the BFN; the
 expand and linear 1x1 convs, the stem and the last 1x1 conv (``conv2``) keep
 BatchNorm, as in the official MobileNetV2-XBNBlock (GroupNorm, 16 groups).
 """
-import copy
 from typing import Optional
 
 from mmdet.models.backbones import MobileNetV2
 from mmdet.registry import MODELS
 
-from ..bfn import bfn_into_conv_module, validate_bfn_cfg
+from ..bfn import (bfn_into_conv_module, validate_bfn_cfg,
+                   with_default_groups)
 from .pretrained import OfficialLayoutMixin, XBNPretrainedMixin
 
 
@@ -28,7 +28,8 @@ class XBNMobileNetV2(OfficialLayoutMixin, XBNPretrainedMixin,
 
     Args:
         bfn_cfg (dict | None): the batch-free norm after each depthwise conv
-            (default ``dict(type='GN', num_groups=16)``, the official value;
+            (default ``dict(type='GN', num_groups=16)``, the official value,
+            also used when a GN config leaves ``num_groups`` out;
             groups above a layer's channels are capped, a count that does
             not divide them is an error naming the layer). ``'LN'`` and
             ``'IN'`` work too. ``None``: mmdet's MobileNetV2, same keys and
@@ -61,7 +62,7 @@ class XBNMobileNetV2(OfficialLayoutMixin, XBNPretrainedMixin,
                              'use a positive number (1.0 is the official '
                              'XBN model)')
         # read by make_layer, which MobileNetV2.__init__ calls
-        self.bfn_cfg = copy.deepcopy(bfn_cfg)
+        self.bfn_cfg = with_default_groups(bfn_cfg, self.official_num_groups)
         self._layers_built = 0
         super().__init__(*args, **kwargs)
 

@@ -8,7 +8,6 @@ odd ones; a stride-2 block concatenates a projection branch and the main
 branch), so official weights load by renaming only and compute the same
 features. The BFN placement is :meth:`ShuffleV2Block._bfn_into_depthwise`.
 """
-import copy
 from typing import Optional, Sequence
 
 import torch
@@ -19,7 +18,8 @@ from mmengine.model import BaseModule
 from mmdet.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..bfn import bfn_into_conv_module, validate_bfn_cfg
+from ..bfn import (bfn_into_conv_module, validate_bfn_cfg,
+                   with_default_groups)
 from .pretrained import OfficialLayoutMixin, XBNPretrainedMixin
 
 
@@ -175,13 +175,11 @@ class XBNShuffleNetV2(OfficialLayoutMixin, XBNPretrainedMixin,
                              f'{frozen_stages!r}')
         validate_bfn_cfg(bfn_cfg)
         self.official_num_groups = self.official_groups[widen_factor]
-        if bfn_cfg is not None and bfn_cfg['type'] == 'GN' \
-                and 'num_groups' not in bfn_cfg:
-            bfn_cfg = dict(bfn_cfg, num_groups=self.official_num_groups)
+        bfn_cfg = with_default_groups(bfn_cfg, self.official_num_groups)
         self.widen_factor = widen_factor
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
-        self.bfn_cfg = copy.deepcopy(bfn_cfg)
+        self.bfn_cfg = bfn_cfg
         self.norm_eval = norm_eval
         conv = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
