@@ -3,10 +3,11 @@
 mmengine's ``Pretrained`` init loads with ``strict=False`` and reports a
 wrong key only in a long log line, so a renamed layer silently stays at
 random init. Our backbones route ``init_cfg=dict(type='Pretrained', ...)``
-here instead (see ``XBNResNetMixin.init_weights``), which:
+here instead (see ``XBNPretrainedMixin.init_weights``), which:
 
 * reads every checkpoint form (:mod:`.state_dict`) with the weights-only
-  unpickler (:mod:`.safe_load`);
+  unpickler (:mod:`.safe_load`), and renames official module names where
+  the backbone has ``convert_official_keys`` (MobileNetV2, ShuffleNetV2);
 * drops the ImageNet classifier and says so;
 * refuses a file whose batch-free norms disagree with the backbone: the
   settings a converted file records (type, group count, position,
