@@ -22,7 +22,7 @@ from xbn_mmdet.checkpoint import (CheckpointMismatchError,
 from xbn_mmdet.models import LayerNorm2d
 from xbn_mmdet.models.backbones import XBNMobileNetV2, XBNShuffleNetV2
 
-from test_checkpoint import LAYOUTS, official_weights, save_official
+from test_checkpoint import LAYOUTS, build, official_weights, save_official
 
 MBV2 = 'mobilenet_v2_XBNBlock'
 SHUFFLE = 'shuffleV2_XBNBlock_1D0x'
@@ -315,15 +315,6 @@ def official_shufflenet_v2(sd, layout, x):
     return outs
 
 
-def _build(cfg, checkpoint=None, **options):
-    if checkpoint is not None:
-        cfg = dict(cfg, init_cfg=dict(type='Pretrained',
-                                      checkpoint=str(checkpoint), **options))
-    model = MODELS.build(cfg)
-    model.init_weights()
-    return model.eval()
-
-
 OFFICIAL_CASES = {
     MBV2: (dict(type='XBNMobileNetV2', out_indices=tuple(range(8))),
            official_mobilenet_v2),
@@ -342,12 +333,12 @@ def test_official_checkpoint_loads_and_computes_like_the_official_model(
     cfg, reference = OFFICIAL_CASES[official]
     groups = {m['num_groups'] for m in layout['norms'].values()} - {None}
 
-    report = load_backbone_checkpoint(_build(cfg), str(src))
+    report = load_backbone_checkpoint(build(cfg), str(src))
     assert report.missing == [] and report.unexpected == []
     assert report.dropped['classifier'] == sorted(
         k for k, _ in layout['state_dict'] if k.startswith('classifier'))
     assert report.loaded_fraction == 1.0
-    model = _build(cfg, src)
+    model = build(cfg, src)
     assert model.bfn_cfg['num_groups'] == max(groups)  # 16 / 29 (and 24)
 
     torch.manual_seed(1)
@@ -365,7 +356,7 @@ def test_shufflenet_without_conv2_drops_conv_last_with_the_classifier(
     layout = LAYOUTS[SHUFFLE]
     weights = official_weights(layout)
     src = save_official(tmp_path / 'best.pth', weights, 'best')
-    model = _build(dict(type='XBNShuffleNetV2'))
+    model = build(dict(type='XBNShuffleNetV2'))
     report = load_backbone_checkpoint(model, str(src), strict=True)
     assert report.missing == [] and report.unexpected == []
     assert 'conv_last.0.weight' in report.dropped['classifier']
@@ -380,9 +371,9 @@ def test_official_file_into_another_width_or_bn_network_is_refused(tmp_path):
     src = save_official(tmp_path / 'best.pth', official_weights(layout),
                         'best')
     with pytest.raises(CheckpointMismatchError, match='another shape'):
-        _build(dict(type='XBNShuffleNetV2', widen_factor=0.5), src)
+        build(dict(type='XBNShuffleNetV2', widen_factor=0.5), src)
     with pytest.raises(CheckpointMismatchError, match='batch-free norms'):
-        _build(dict(type='XBNShuffleNetV2', bfn_cfg=None), src)
+        build(dict(type='XBNShuffleNetV2', bfn_cfg=None), src)
 
 
 def test_bn_mobilenet_v2_checkpoint_warm_starts_xbn(tmp_path):
@@ -397,8 +388,8 @@ def test_bn_mobilenet_v2_checkpoint_warm_starts_xbn(tmp_path):
     path = tmp_path / 'bn.pth'
     torch.save({'state_dict': plain.state_dict()}, path)
     with pytest.raises(CheckpointMismatchError, match='from_bn=True'):
-        _build(dict(type='XBNMobileNetV2'), path)
-    model = _build(dict(type='XBNMobileNetV2'), path, from_bn=True)
+        build(dict(type='XBNMobileNetV2'), path)
+    model = build(dict(type='XBNMobileNetV2'), path, from_bn=True)
     assert torch.equal(model.layer3[1].depthwise_conv.bn.weight,
                        plain.layer3[1].depthwise_conv.bn.weight)
     assert torch.equal(model.conv1.bn.running_var, plain.conv1.bn.running_var)
@@ -466,7 +457,7 @@ def test_converter_recognises_the_mobile_layouts(official, groups, tmp_path):
     assert meta['backbone_cfg'] == dict(
         type=cfg['type'], widen_factor=1.0,
         bfn_cfg=dict(type='GN', num_groups=groups))
-    model = _build(dict(type=cfg['type']), dst, strict=True)
+    model = build(dict(type=cfg['type']), dst, strict=True)
     with torch.no_grad():
         x = torch.randn(1, 3, 64, 64)
         ours = model(x)
@@ -478,5 +469,5 @@ def test_converter_recognises_the_mobile_layouts(official, groups, tmp_path):
     with pytest.raises(CheckpointMismatchError,
                        match=f'num_groups: checkpoint {groups}, backbone '
                        f'{other}'):
-        _build(dict(type=cfg['type'],
+        build(dict(type=cfg['type'],
                     bfn_cfg=dict(type='GN', num_groups=other)), dst)
