@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Convert an ImageNet ResNet/ResNeXt checkpoint into an mmdet-ready XBN
-backbone file with metadata.
+"""Convert an ImageNet ResNet/ResNeXt, MobileNetV2 or ShuffleNetV2 checkpoint
+into an mmdet-ready XBN backbone file with metadata.
 
     # official XBNBlock weights (best.pth or checkpoint.pth); 64 groups
     python tools/convert_checkpoint.py best.pth \\
@@ -10,10 +10,15 @@ backbone file with metadata.
     python tools/convert_checkpoint.py resnet50.pth \\
         checkpoints/xbn_resnet50_p2_from_bn.pth --from-bn
 
-Architecture, depth, ResNeXt groups/width, and (for XBN sources) the BFN
-position and stem are read from the file; the group count cannot be, so it
-is an argument (default 64, the official value) and is recorded. Loading
-the output into a backbone with other BFN settings then fails loudly.
+    # official MobileNetV2/ShuffleNetV2-XBNBlock weights (16 / 29 groups)
+    python tools/convert_checkpoint.py best.pth \
+        checkpoints/xbn_shufflenetv2_x1_gn29_imagenet.pth
+
+Architecture, depth, ResNeXt groups/width, the MobileNetV2/ShuffleNetV2
+width, and (for XBN ResNets) the BFN position and stem are read from the
+file; the group count cannot be, so it is an argument (default: the
+official value for the architecture) and is recorded. Loading the output
+into a backbone with other BFN settings then fails loudly.
 """
 import argparse
 import json
@@ -47,14 +52,17 @@ def positive_int(text):
 def build_parser():
     parser = argparse.ArgumentParser(
         description='Convert an official XBNBlock or a BatchNorm ResNet/'
-        'ResNeXt checkpoint to an mmdet-ready XBN backbone file')
+        'ResNeXt/MobileNetV2/ShuffleNetV2 checkpoint to an mmdet-ready XBN '
+        'backbone file')
     parser.add_argument('src', help='source checkpoint (best.pth, '
                         'checkpoint.pth, a torchvision/mmpretrain/mmdet file)')
     parser.add_argument('dst', help='output file')
     parser.add_argument(
-        '--num-groups', type=positive_int, default=64,
-        help='GroupNorm groups the source was trained with (default 64, the '
-        'official XBNBlock value; not readable from the weights)')
+        '--num-groups', type=positive_int, default=None,
+        help='GroupNorm groups the source was trained with (not readable '
+        'from the weights; default: the official XBNBlock value, 64 for '
+        'ResNet/ResNeXt, 16 for MobileNetV2, 8 or 29 for ShuffleNetV2 by '
+        'width)')
     parser.add_argument('--bfn-type', choices=BFN_TYPES, default='GN',
                         help='batch-free norm type of the source (default GN)')
     parser.add_argument(

@@ -5,7 +5,8 @@ format) and the README's recipe table from the configs themselves.
     python tools/model_zoo.py           # rewrite both
     python tools/model_zoo.py --check   # exit 1 (and say what) when stale
 
-Every ``.py`` under ``configs/`` except ``_base_/`` and ``demo/`` is a recipe.
+Every ``.py`` under ``configs/`` except those in ``_base_/`` folders and
+``demo/`` is a recipe.
 What the metafile says about one (detector, backbone, schedule, training
 resources, techniques, pretrained weights, BN twin) is read from the parsed
 config, so the two cannot drift apart silently: tests run ``--check``.
@@ -56,6 +57,8 @@ NORM_NAMES = {
 COLLECTIONS = {
     'MaskRCNN': ('Mask R-CNN', ['RPN', 'FPN', 'RoIAlign']),
     'FasterRCNN': ('Faster R-CNN', ['RPN', 'FPN', 'RoIAlign']),
+    'RetinaNet': ('RetinaNet', ['FPN', 'Focal Loss']),
+    'SingleStageDetector': ('SSD', ['SSDLite']),
 }
 PAPER = dict(
     Title='Delving into the Estimation Shift of Batch Normalization in a '
@@ -73,7 +76,7 @@ def recipe_paths():
     """The recipe configs, relative to the repository root, sorted."""
     return sorted(
         p.relative_to(REPO_ROOT).as_posix() for p in CONFIGS.rglob('*.py')
-        if p.relative_to(CONFIGS).parts[0] not in NOT_RECIPES)
+        if not set(p.relative_to(CONFIGS).parts[:-1]) & set(NOT_RECIPES))
 
 
 def _bases(path):
@@ -116,14 +119,19 @@ def mmdet_results(ref):
 
 def backbone_label(backbone):
     arch = backbone.type.replace('XBN', '')
-    label = f'{arch}-{backbone.depth}'
+    if 'depth' in backbone:
+        label = f'{arch}-{backbone.depth}'
+    else:  # MobileNetV2 / ShuffleNetV2
+        label = f'{arch}-{float(backbone.get("widen_factor", 1.0))}x'
     if arch == 'ResNeXt':
         label += f'-{backbone.groups}x{backbone.base_width}d'
     norm = backbone.norm_cfg.type
-    if backbone.type.startswith('XBN'):
+    if backbone.type.startswith('XBN') and backbone.get('bfn_cfg'):
         bfn = backbone.bfn_cfg
         groups = f' {bfn.num_groups}' if 'num_groups' in bfn else ''
-        label = (f'XBN-{label} ({backbone.bfn_position}, {bfn.type}{groups}'
+        position = f"{backbone.bfn_position}, " \
+            if 'bfn_position' in backbone else ''
+        label = (f'XBN-{label} ({position}{bfn.type}{groups}'
                  f'{", " + norm if norm != "BN" else ""})')
     else:
         label += f' ({norm})'
@@ -146,7 +154,8 @@ def describe(path):
     cfg = Config.fromfile(str(REPO_ROOT / path))
     model, backbone = cfg.model, cfg.model.backbone
     collection, architecture = COLLECTIONS[model.type]
-    xbn = backbone.type.startswith('XBN')
+    # Mobile twins keep the XBN class with bfn_cfg=None.
+    xbn = backbone.type.startswith('XBN') and bool(backbone.get('bfn_cfg'))
     arch = backbone.type.replace('XBN', '')
     loader = cfg.train_dataloader
     dataset = loader.dataset
@@ -161,10 +170,10 @@ def describe(path):
         techniques.append('SyncBN')
     norms = ['XBNBlock', NORM_NAMES[backbone.bfn_cfg.type]] if xbn else []
     architecture = norms + ['Batch Normalization', arch] + architecture
-    bbox_head = model.roi_head.bbox_head
-    if bbox_head.type != 'Shared2FCBBoxHead':
+    bbox_head = model.roi_head.bbox_head if 'roi_head' in model else None
+    if bbox_head is not None and bbox_head.type != 'Shared2FCBBoxHead':
         architecture.append(_with_norm(bbox_head.type, bbox_head))
-    if model.neck.get('norm_cfg'):
+    if model.neck.type == 'FPN' and model.neck.get('norm_cfg'):
         architecture.append(_with_norm('FPN', model.neck))
 
     gpus = cfg.auto_scale_lr.base_batch_size // loader.batch_size
@@ -215,6 +224,11 @@ def metafile_text(entries):
 
 def _reference_cell(path):
     ref = mmdet_reference(path)
+    # Only mmdet's result for the same backbone is a reference: the mobile
+    # FPN recipes inherit mmdet's R-50 configs.
+    backbone = re.search(r'_x?bn-([a-z0-9]+(?:-\d+x\d+d)?)', Path(path).stem)
+    if ref and backbone and backbone.group(1) not in Path(ref).stem:
+        ref = None
     results = mmdet_results(ref) if ref else {}
     if not results:
         return '-'
@@ -240,7 +254,8 @@ def readme_table(entries):
         if 'Multi-Scale Training' in meta['Training Techniques']:
             schedule += ', multi-scale'
         depth = int(re.search(r'-(\d+)', meta['Backbone']).group(1))
-        key = (entry['In Collection'] != 'Mask R-CNN', depth,
+        mobile = 'ResNe' not in meta['Backbone']
+        key = (mobile, entry['In Collection'] != 'Mask R-CNN', depth,
                'ResNeXt' in meta['Backbone'], meta['Backbone'], bool(extra),
                meta['Epochs'])
         twin = meta['Twin']

@@ -1,5 +1,6 @@
-"""Convert an ImageNet ResNet/ResNeXt checkpoint (official XBNBlock, or a
-BatchNorm network as a warm start) into an mmdet-ready XBN backbone file.
+"""Convert an ImageNet ResNet/ResNeXt, MobileNetV2 or ShuffleNetV2 checkpoint
+(official XBNBlock, or a BatchNorm network as a warm start) into an
+mmdet-ready XBN backbone file.
 
 The output is ``{'state_dict': backbone weights, 'meta': {'xbn_mmdet':
 meta}}`` where ``meta`` records the architecture, the batch-free norm
@@ -19,8 +20,8 @@ from typing import Optional
 import torch
 
 from .loader import load_backbone_state
-from .metadata import (META_KEY, backbone_meta, infer_resnet_arch,
-                       norm_module_names)
+from .metadata import (META_KEY, backbone_meta, infer_mobile_arch,
+                       infer_resnet_arch, norm_module_names)
 from .safe_load import load_checkpoint_file
 from .state_dict import extract_backbone_state_dict
 
@@ -48,11 +49,24 @@ def _read_source(src: str, trust_source: bool):
 
 def _backbone_cfg(arch: dict, bfn_cfg: dict, position: str,
                   stem_bfn: bool) -> dict:
+    if 'widen_factor' in arch:  # MobileNetV2, ShuffleNetV2: no position
+        return dict(arch, bfn_cfg=bfn_cfg)
     cfg = dict(type=arch['type'], depth=arch['depth'])
     if arch['type'] == 'XBNResNeXt':
         cfg.update(groups=arch['groups'], base_width=arch['base_width'])
     cfg.update(bfn_cfg=bfn_cfg, bfn_position=position, stem_bfn=stem_bfn)
     return cfg
+
+
+def _official_num_groups(arch: dict) -> int:
+    """The group count of the official XBN models of this architecture:
+    64 (ResNet/ResNeXt), 16 (MobileNetV2), 8/29 (ShuffleNetV2 by width)."""
+    from mmdet.registry import MODELS
+    cls = MODELS.get(arch['type'])
+    groups = getattr(cls, 'official_groups', None)
+    if groups is not None:
+        return groups[arch['widen_factor']]
+    return getattr(cls, 'official_num_groups', 64)
 
 
 def _build(cfg: dict):
@@ -90,7 +104,7 @@ def _bfn_settings_of(src, state_dict, arch, bfn_cfg, bfn_position, stem_bfn):
 
 def convert_checkpoint(src: str,
                        dst: str,
-                       num_groups: int = 64,
+                       num_groups: Optional[int] = None,
                        bfn_type: str = 'GN',
                        from_bn: bool = False,
                        bfn_position: Optional[str] = None,
@@ -101,8 +115,10 @@ def convert_checkpoint(src: str,
 
     Args:
         num_groups: the GroupNorm group count the source was trained with
-            (it cannot be read from the weights; the official XBNBlock
-            ImageNet models use 64). Ignored unless ``bfn_type='GN'``.
+            (it cannot be read from the weights). Default: the official
+            models' count for the architecture (64 for ResNet/ResNeXt, 16
+            for MobileNetV2, 8 or 29 for ShuffleNetV2 by width). Ignored
+            unless ``bfn_type='GN'``.
         bfn_type: ``'GN'``, ``'LN'`` or ``'IN'``.
         from_bn: the source is a BatchNorm network: warm-start the XBN
             backbone from it (``bfn_position`` default ``'P2'``,
@@ -117,18 +133,29 @@ def convert_checkpoint(src: str,
     if not osp.isfile(src):
         raise FileNotFoundError(f'source checkpoint not found: {src}')
     bfn_cfg = dict(type=bfn_type)
-    if bfn_type == 'GN':
+    if bfn_type == 'GN' and num_groups is not None:
         bfn_cfg['num_groups'] = num_groups
     validate_bfn_cfg(bfn_cfg)
     raw = _read_source(src, trust_source)
     state_dict, _ = extract_backbone_state_dict(raw, prefix)
-    arch = infer_resnet_arch(state_dict)
+    arch = infer_resnet_arch(state_dict) or infer_mobile_arch(state_dict)
     if arch is None:
         raise ValueError(
             f'{src} is not a ResNet/ResNeXt checkpoint in torchvision/mmdet '
-            'key layout (conv1, layer1.0.conv2, ...); its top-level keys: '
-            f"{sorted({k.split('.')[0] for k in state_dict})[:8]}")
-    if from_bn:
+            'key layout (conv1, layer1.0.conv2, ...) nor a MobileNetV2/'
+            'ShuffleNetV2 one in the official or mmdet layout; its top-level '
+            f"keys: {sorted({k.split('.')[0] for k in state_dict})[:8]}")
+    if bfn_type == 'GN' and num_groups is None:
+        bfn_cfg['num_groups'] = _official_num_groups(arch)
+    if 'widen_factor' in arch:
+        # no position or stem to infer: loading below (strict) checks that
+        # the file's batch-free norms sit after the depthwise convs
+        if bfn_position is not None or stem_bfn is not None:
+            raise ValueError(f"bfn_position/stem_bfn do not apply to "
+                             f"{arch['type']} (its BFNs follow the "
+                             'depthwise convs)')
+        position, stem = None, None
+    elif from_bn:
         position = bfn_position or 'P2'
         stem = True if stem_bfn is None else stem_bfn
     else:

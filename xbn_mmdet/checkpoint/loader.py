@@ -3,10 +3,11 @@
 mmengine's ``Pretrained`` init loads with ``strict=False`` and reports a
 wrong key only in a long log line, so a renamed layer silently stays at
 random init. Our backbones route ``init_cfg=dict(type='Pretrained', ...)``
-here instead (see ``XBNResNetMixin.init_weights``), which:
+here instead (see ``XBNPretrainedMixin.init_weights``), which:
 
 * reads every checkpoint form (:mod:`.state_dict`) with the weights-only
-  unpickler (:mod:`.safe_load`);
+  unpickler (:mod:`.safe_load`), and renames official module names where
+  the backbone has ``convert_official_keys`` (MobileNetV2, ShuffleNetV2);
 * drops the ImageNet classifier and says so;
 * refuses a file whose batch-free norms disagree with the backbone: the
   settings a converted file records (type, group count, position,
@@ -153,20 +154,23 @@ def _check_structure(model, state_dict, allow_mismatch, source):
                   'allow_bfn_mismatch=True', logger='current',
                   level=logging.WARNING)
         return
+    settings = 'bfn_position/stem_bfn' if hasattr(model, 'bfn_position') \
+        else 'bfn_cfg (None for a BatchNorm file)'
     raise CheckpointMismatchError(
-        f'{source} does not match the backbone: {text}. Set bfn_position/'
-        'stem_bfn to match, or pass allow_bfn_mismatch=True in init_cfg to '
-        'load it anyway')
+        f'{source} does not match the backbone: {text}. Set {settings} to '
+        'match, or pass allow_bfn_mismatch=True in init_cfg to load it '
+        'anyway')
 
 
 def _warn_unrecorded_groups(model, state_dict, source):
     meta = backbone_meta(model)
-    official = 64
+    official = getattr(model, 'official_num_groups', 64)
     if meta['bfn_type'] == 'GN' and meta['num_groups'] != official and \
             any(f'{n}.weight' in state_dict for n in bfn_module_names(model)):
         print_log(
             f'{source} does not record its GroupNorm group count; the '
-            f'official XBNBlock weights use {official} groups, this backbone '
+            f'official {meta["type"]} XBN weights use {official} groups, '
+            'this backbone '
             f'{meta["num_groups"]}. Record it once with tools/'
             'convert_checkpoint.py --num-groups N to have it checked.',
             logger='current', level=logging.WARNING)
@@ -193,6 +197,11 @@ def load_backbone_state(model,
     """Load an already-unpickled checkpoint into ``model`` (see the module
     docstring for the checks). Returns a :class:`LoadReport`."""
     state_dict, dropped = extract_backbone_state_dict(checkpoint, prefix)
+    # Backbones whose official checkpoints use other module names (the
+    # mobile ones) rename them here; other state dicts pass unchanged.
+    convert = getattr(model, 'convert_official_keys', None)
+    if convert is not None:
+        state_dict = convert(state_dict)
     model_state = model.state_dict()
     state_dict, classifier = split_classifier(state_dict, model_state)
     if classifier:

@@ -13,14 +13,15 @@ from ..models.bfn import is_bfn
 
 __all__ = [
     'META_KEY', 'ARCH_FIELDS', 'BFN_FIELDS', 'backbone_meta',
-    'compare_meta', 'infer_resnet_arch', 'bfn_module_names',
+    'compare_meta', 'infer_resnet_arch', 'infer_mobile_arch',
+    'bfn_module_names',
     'norm_module_names'
 ]
 
 # Converted files: {'state_dict': ..., 'meta': {META_KEY: {...}}}
 META_KEY = 'xbn_mmdet'
 
-ARCH_FIELDS = ('type', 'depth', 'groups', 'base_width')
+ARCH_FIELDS = ('type', 'depth', 'groups', 'base_width', 'widen_factor')
 BFN_FIELDS = ('bfn_type', 'num_groups', 'bfn_position', 'stem_bfn')
 
 
@@ -32,15 +33,20 @@ def backbone_meta(model) -> dict:
     if bfn_type == 'GN':
         from ..models.bfn import DEFAULT_BFN_CFG
         num_groups = bfn_cfg.get('num_groups', DEFAULT_BFN_CFG['num_groups'])
-    return dict(
+    meta = dict(
         type=type(model).__name__,
         depth=getattr(model, 'depth', None),
         groups=getattr(model, 'groups', 1),
         base_width=getattr(model, 'base_width', 64),
         bfn_type=bfn_type,
         num_groups=num_groups,
-        bfn_position=None if bfn_cfg is None else model.bfn_position,
-        stem_bfn=None if bfn_cfg is None else model.stem_bfn)
+        bfn_position=None if bfn_cfg is None else getattr(
+            model, 'bfn_position', None),
+        stem_bfn=None if bfn_cfg is None else getattr(model, 'stem_bfn',
+                                                      None))
+    if hasattr(model, 'widen_factor'):  # the mobile backbones
+        meta['widen_factor'] = model.widen_factor
+    return meta
 
 
 def compare_meta(recorded: dict,
@@ -90,3 +96,29 @@ def infer_resnet_arch(state_dict: dict) -> Optional[dict]:
 
 def _is_bottleneck(block) -> bool:
     return getattr(block, 'expansion', 1) == 4
+
+
+def infer_mobile_arch(state_dict: dict) -> Optional[dict]:
+    """``dict(type, widen_factor)`` of a MobileNetV2/ShuffleNetV2 state dict,
+    in the official layout or ours (mmdet's), or ``None`` if it is neither.
+    The width is the one whose network has exactly these tensor shapes."""
+    from ..models.backbones import XBNMobileNetV2, XBNShuffleNetV2
+    if XBNShuffleNetV2.official_key in state_dict or \
+            'layer1.0.branch_main.0.conv.weight' in state_dict:
+        cls, widths, extra = XBNShuffleNetV2, \
+            sorted(XBNShuffleNetV2.arch_settings), dict(out_indices=(0, 1, 2))
+    elif XBNMobileNetV2.official_key in state_dict or \
+            'layer7.0.linear_conv.conv.weight' in state_dict:
+        cls, widths, extra = XBNMobileNetV2, (0.35, 0.5, 0.75, 1.0, 1.3,
+                                              1.4), {}
+    else:
+        return None
+    for widen_factor in widths:
+        model = cls(widen_factor=widen_factor, bfn_cfg=None, **extra)
+        ours = model.state_dict()
+        theirs = model.convert_official_keys(state_dict)
+        if all(k in theirs and theirs[k].shape == v.shape
+               for k, v in ours.items() if not k.endswith('_tracked')
+               and not k.endswith(('running_mean', 'running_var'))):
+            return dict(type=cls.__name__, widen_factor=widen_factor)
+    return None

@@ -15,12 +15,14 @@ from typing import Dict, List, Tuple
 import torch
 
 __all__ = [
-    'CLASSIFIER_PREFIXES', 'extract_backbone_state_dict', 'split_classifier'
+    'CLASSIFIER_PREFIXES', 'extract_backbone_state_dict', 'rename_modules',
+    'split_classifier'
 ]
 
 # Classification heads of ImageNet checkpoints: torchvision/official ResNet
-# (fc), MobileNetV2/ShuffleNetV2 (classifier).
-CLASSIFIER_PREFIXES = ('fc.', 'classifier.')
+# (fc), MobileNetV2/ShuffleNetV2 (classifier), and the official
+# ShuffleNetV2's last 1x1 conv when the backbone does not build it.
+CLASSIFIER_PREFIXES = ('fc.', 'classifier.', 'conv_last.')
 
 # Where the weights sit in a checkpoint dict, most specific first.
 _STATE_DICT_KEYS = ('state_dict', 'model')
@@ -103,3 +105,16 @@ def split_classifier(state_dict: dict,
 
 def _top_level_names(keys) -> List[str]:
     return sorted({k.split('.', 1)[0] for k in keys})
+
+
+def rename_modules(state_dict: dict, names: Dict[str, str]) -> dict:
+    """Rename keys by module: ``names`` maps a module prefix of the file
+    (``features.0.1``) to the backbone's (``conv1.bn``); the tensor name
+    after it is kept. Keys of other modules pass unchanged (the loader then
+    reports them)."""
+    renamed = {}
+    for key, value in state_dict.items():
+        module, _, tensor = key.rpartition('.')
+        renamed[f'{names[module]}.{tensor}' if module in names
+                else key] = value
+    return renamed

@@ -8,6 +8,7 @@ backbone in this package builds its BFN through :func:`build_bfn`, so the
 accepted types, the group-count rules and their error messages are the same
 everywhere.
 """
+import copy
 from typing import Optional, Tuple
 
 import torch.nn as nn
@@ -129,3 +130,28 @@ def build_bfn(bfn_cfg: dict, num_channels: int,
 def is_bfn(module: nn.Module) -> bool:
     """Whether ``module`` is one of the batch-free norms we build."""
     return isinstance(module, (nn.GroupNorm, nn.InstanceNorm2d))
+
+
+def bfn_into_conv_module(conv_module: nn.Module, bfn_cfg: dict,
+                         layer_name: str) -> nn.Module:
+    """Make the norm of an mmcv ``ConvModule`` the batch-free norm.
+
+    The BFN takes the replaced norm's module name (``bn``), as in the
+    official XBNBlock code, so state-dict keys stay those of the plain
+    network and a BatchNorm checkpoint can warm-start it (``from_bn``).
+    """
+    norm = conv_module.norm
+    channels = getattr(norm, 'num_features', None) or norm.num_channels
+    conv_module.add_module(conv_module.norm_name,
+                           build_bfn(bfn_cfg, channels, layer_name))
+    return conv_module
+
+
+def with_default_groups(bfn_cfg: Optional[dict],
+                        num_groups: int) -> Optional[dict]:
+    """``bfn_cfg`` with ``num_groups`` filled in where a GN config leaves
+    it out (a backbone's official count instead of the global 64)."""
+    if bfn_cfg is None or bfn_cfg.get('type') != 'GN' or \
+            'num_groups' in bfn_cfg:
+        return copy.deepcopy(bfn_cfg)
+    return dict(copy.deepcopy(bfn_cfg), num_groups=num_groups)

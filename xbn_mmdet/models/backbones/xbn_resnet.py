@@ -23,6 +23,7 @@ from mmdet.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..bfn import DEFAULT_BFN_CFG, build_bfn, is_bfn, validate_bfn_cfg
+from .pretrained import XBNPretrainedMixin
 
 BFN_POSITIONS = ('P1', 'P2', 'P3')
 
@@ -86,7 +87,7 @@ class XBNBottleneck(XBNBlockMixin, Bottleneck):
     bfn_roles = {'P1': 'norm1', 'P2': 'norm2', 'P3': 'norm3'}
 
 
-class XBNResNetMixin:
+class XBNResNetMixin(XBNPretrainedMixin):
     """What an XBN backbone adds to mmdet's ResNet/ResNeXt.
 
     Args:
@@ -105,7 +106,8 @@ class XBNResNetMixin:
 
     The remaining BatchNorms follow ``norm_cfg`` and ``norm_eval`` exactly as
     in mmdet: ``norm_eval=True`` puts only ``_BatchNorm`` layers in eval
-    mode, so the BFN keeps training outside frozen stages.
+    mode, so the BFN keeps training outside frozen stages. A ``Pretrained``
+    init_cfg loads through :class:`XBNPretrainedMixin`.
     """
 
     def __init__(self,
@@ -156,31 +158,6 @@ class XBNResNetMixin:
             bfn_position=self.bfn_position,
             bfn_scope=f'layer{self._stages_built}',
             **kwargs)
-
-    def init_weights(self) -> None:
-        """mmdet's initialisation, except that a ``Pretrained`` init_cfg is
-        loaded by :func:`xbn_mmdet.checkpoint.load_backbone_checkpoint`
-        (safe, checked against the BFN settings, loud about unloaded keys)
-        instead of mmengine's silent ``strict=False`` load.
-
-        Extra ``Pretrained`` keys: ``prefix`` (default ``'auto'``: the
-        ``backbone.`` part of a detector/classifier checkpoint, else all),
-        ``from_bn`` (warm start from a BatchNorm network), ``strict``,
-        ``allow_bfn_mismatch``.
-        """
-        from ...checkpoint.loader import (load_backbone_checkpoint,
-                                          split_pretrained_init_cfg)
-        pretrained, others = split_pretrained_init_cfg(self.init_cfg)
-        if pretrained is None:
-            super().init_weights()
-            return
-        init_cfg, self.init_cfg = self.init_cfg, others
-        try:
-            super().init_weights()
-        finally:
-            self.init_cfg = init_cfg
-        pretrained.pop('type')
-        load_backbone_checkpoint(self, **pretrained)
 
     def bfn_names_for(self, position: str, stem_bfn: bool) -> set:
         """Module names the BFNs would have with these settings (this
