@@ -1,10 +1,10 @@
 """tools/benchmark.py runs both models interleaved and reports ratios
 (the numbers themselves belong in the README, not in assertions)."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from tool_import import import_tool
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = str(REPO / 'configs' / 'demo' / 'mask_rcnn_r18_xbn_synthetic.py')
@@ -12,11 +12,7 @@ DEMO = str(REPO / 'configs' / 'demo' / 'mask_rcnn_r18_xbn_synthetic.py')
 
 @pytest.fixture(scope='module')
 def benchmark():
-    path = REPO / 'tools' / 'benchmark.py'
-    spec = importlib.util.spec_from_file_location('xbn_benchmark', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool('benchmark')
 
 
 def test_xbn_against_its_bn_twin(benchmark, tmp_path, capsys):

@@ -8,7 +8,6 @@ outputs are compared with an independent functional forward of the official
 (torchvision-style) architecture."""
 import argparse
 import hashlib
-import importlib.util
 import json
 import re
 import subprocess
@@ -28,6 +27,7 @@ from xbn_mmdet.checkpoint import (CheckpointMismatchError,
 from xbn_mmdet.checkpoint import loader as loader_module
 
 from test_tools import _RunsShell  # noqa: E402
+from tool_import import import_tool  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 LAYOUTS = json.loads(
@@ -304,10 +304,7 @@ def test_converter_cli_checks_position_and_reports(r50_p2, tmp_path):
     (['SRC', 'SRC'], 'dst must differ from src'),
 ])
 def test_converter_cli_bad_input(r50_p2, argv, words, capsys):
-    spec = importlib.util.spec_from_file_location('convert_checkpoint',
-                                                  CONVERTER)
-    convert = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(convert)
+    convert = import_tool('convert_checkpoint')
     best, _, _ = r50_p2
     argv = [str(best) if a == 'SRC' else a for a in argv]
     with pytest.raises(SystemExit) as exc:

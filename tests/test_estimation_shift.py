@@ -333,11 +333,9 @@ def test_tool_bad_inputs_fail_with_one_line(tiny_run, bn_twin, tmp_path,
 
 def load_tool(path):
     """A tool script as a module (its parser, without a subprocess)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from tool_import import TOOLS, import_tool
+    return import_tool(Path(path).resolve().relative_to(TOOLS).with_suffix(
+        '').as_posix())
 
 
 def _data_root(config):

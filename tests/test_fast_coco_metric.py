@@ -1,6 +1,5 @@
 """FastCocoMetric (faster-coco-eval) reports what mmdet's CocoMetric
 (pycocotools) reports; tools/benchmark_coco_eval.py checks and times it."""
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,13 @@ import xbn_mmdet  # noqa: F401
 from xbn_mmdet.evaluation import FastCocoMetric
 from xbn_mmdet.evaluation.synthetic_results import make_coco_eval_case
 
+from tool_import import import_tool  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def import_benchmark():
-    path = REPO / 'tools' / 'benchmark_coco_eval.py'
-    spec = importlib.util.spec_from_file_location('benchmark_coco_eval', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool('benchmark_coco_eval')
 
 
 @pytest.fixture(scope='module')

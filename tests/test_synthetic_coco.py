@@ -1,6 +1,5 @@
 """Synthetic COCO generator: determinism, COCO validity, exact annotations,
 reuse of an existing dataset, parameter checks and the CLI."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from pycocotools.coco import COCO  # noqa: E402
 
 from xbn_mmdet.datasets import (  # noqa: E402
     SHAPE_NAMES, generate_synthetic_coco, synthetic_class_names)
+
+from tool_import import import_tool  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLI = REPO_ROOT / 'tools' / 'generate_synthetic_coco.py'
@@ -239,11 +240,7 @@ def run_cli(*args):
 def cli_module():
     """The CLI script imported in-process (a subprocess costs seconds, since
     importing xbn_mmdet pulls in torch and mmdet)."""
-    spec = importlib.util.spec_from_file_location('generate_synthetic_coco',
-                                                  CLI)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool('generate_synthetic_coco')
 
 
 def test_cli_subprocess(tmp_path):

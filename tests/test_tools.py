@@ -4,7 +4,6 @@ xbn_mmdet.utils (safe checkpoint loading, CPU distributed, pretrained check).
 Everything runs on the CPU with a tiny Mask R-CNN (ResNet-18, 16-channel
 FPN, 64x64 images) on a synthetic COCO set of four images built in tmp.
 """
-import importlib.util
 import json
 import os
 import pickle
@@ -19,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from tool_import import import_tool
 
 # Backbone of the tiny test detector; switch to 'XBNResNet' once
 # xbn_mmdet.models provides it.
@@ -530,14 +530,6 @@ def test_missing_config_and_checkpoint_are_parser_errors(config_file,
     assert 'Traceback' not in proc.output
 
 
-def _import_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'xbn_tool_{name}', REPO_ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_code_running_checkpoints_are_refused_before_anything_runs(
         config_file, coco_root, tmp_path, capsys):
     """test.py CHECKPOINT, train.py --resume PATH, load_from and a
@@ -550,7 +542,7 @@ def test_code_running_checkpoints_are_refused_before_anything_runs(
     pretrained_cfg = write_config(
         tmp_path / 'pretrained.py', coco_root,
         init_cfg=f"dict(type='Pretrained', checkpoint={str(evil)!r})")
-    tools = {name: _import_tool(name) for name in ('train', 'test')}
+    tools = {name: import_tool(name) for name in ('train', 'test')}
     for tool, args in (('test', [str(config_file), str(evil)]),
                        ('train', [str(config_file), '--resume', str(evil)]),
                        ('train', [str(config_file), '--cfg-options',
