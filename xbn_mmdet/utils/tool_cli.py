@@ -7,6 +7,7 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
+from ..checkpoint.integrity import checkpoint_problem
 from ..checkpoint.safe_load import (UnsafeCheckpointError,
                                     check_checkpoint_is_safe)
 from .dist import DistributedLaunchError, prepare_cpu_distributed
@@ -54,10 +55,61 @@ def require_checkpoint(parser: argparse.ArgumentParser, path: str) -> None:
         return
     if not osp.isfile(path):
         parser.error(f'checkpoint file not found: {path}')
+    problem = checkpoint_problem(path)
+    if problem:
+        parser.error(f'checkpoint {path} cannot be loaded: {problem}')
     try:
         check_checkpoint_is_safe(path)
     except UnsafeCheckpointError as exc:
         parser.error(str(exc))
+
+
+def add_data_check_args(parser: argparse.ArgumentParser) -> None:
+    """``--skip-data-check`` and ``--check-images`` (see
+    :mod:`xbn_mmdet.datasets.preflight`)."""
+    parser.add_argument(
+        '--skip-data-check',
+        action='store_true',
+        help='do not check the annotation files and images before starting')
+    parser.add_argument(
+        '--check-images',
+        default='8',
+        metavar='N|all',
+        help='how many images per dataset the data check decodes (spread '
+        'over the set; default 8); "all" decodes every image (slow on COCO). '
+        'Every image is checked to exist either way')
+
+
+def check_data_check_args(parser: argparse.ArgumentParser,
+                          args: argparse.Namespace) -> None:
+    if args.check_images == 'all':
+        args.check_images = None
+        return
+    try:
+        args.check_images = int(args.check_images)
+        if args.check_images < 0:
+            raise ValueError
+    except ValueError:
+        parser.error(f'--check-images must be "all" or an integer >= 0, got '
+                     f'{args.check_images!r}')
+
+
+def run_data_check(cfg: Config, args: argparse.Namespace, splits) -> None:
+    """The data pre-flight check of ``splits``: warnings logged, the first
+    error as one ``error:`` line (SystemExit)."""
+    if args.skip_data_check:
+        return
+    import logging
+
+    from mmengine.logging import print_log
+
+    from ..datasets.preflight import DataCheckError, check_config_data
+    try:
+        found = check_config_data(cfg, splits, decode=args.check_images)
+    except DataCheckError as exc:
+        raise SystemExit(f'error: {exc} (--skip-data-check to start anyway)')
+    for warning in found:
+        print_log(warning, logger='current', level=logging.WARNING)
 
 
 def check_checkpoints_are_safe(paths) -> None:
