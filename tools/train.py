@@ -106,8 +106,9 @@ def resumable_checkpoint(work_dir):
     """What ``--resume`` without a path continues from: mmengine's
     ``last_checkpoint`` pointer when its file is intact, else the newest
     intact checkpoint in the work dir (a kill while saving, an emptied
-    pointer). None (a fresh start, as mmengine does) when nothing was saved;
-    an error when checkpoints exist but none is intact."""
+    pointer), returned as the path to resume from. None leaves it to
+    mmengine (pointer intact, or nothing saved: a fresh start); an error
+    when checkpoints exist but none is intact."""
     path, notes = find_resumable_checkpoint(work_dir)
     for note in notes:
         print_log(f'--resume: passing over {note}', logger='current',
@@ -117,9 +118,10 @@ def resumable_checkpoint(work_dir):
             f'error: --resume: no intact checkpoint in {work_dir}: '
             f'{"; ".join(notes)}. Start afresh without --resume, or pass a '
             'checkpoint with --resume PATH')
-    if notes:
-        print_log(f'--resume: continuing from {path}', logger='current',
-                  level=logging.WARNING)
+    if not notes:
+        return None  # the pointer is good: mmengine's own auto-resume
+    print_log(f'--resume: continuing from {path}', logger='current',
+              level=logging.WARNING)
     return path
 
 
