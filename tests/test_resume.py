@@ -76,7 +76,9 @@ def test_sigkill_then_resume_is_bitwise_equal(resume_config, tmp_path):
     check_ok(run_tool(train_cmd(resume_config, full)))
 
     # Kill the second run (SIGKILL: no handler, no cleanup) as soon as its
-    # second checkpoint is on disk, i.e. mid-epoch at an iteration >= 6.
+    # second checkpoint file is on disk: at iteration 6 or later, mid-epoch,
+    # possibly before mmengine has pointed last_checkpoint at it (then the
+    # run resumes from iteration 3).
     env = dict(__import__('os').environ, OMP_NUM_THREADS='2')
     proc = subprocess.Popen(train_cmd(resume_config, killed), cwd=REPO_ROOT,
                             env=env, stdout=subprocess.DEVNULL,
@@ -90,10 +92,10 @@ def test_sigkill_then_resume_is_bitwise_equal(resume_config, tmp_path):
     assert not (killed / f'iter_{MAX_ITERS}.pth').exists()
     resumed_from, _ = find_resumable_checkpoint(str(killed))
     resume_iter = load_checkpoint(resumed_from)['meta']['iter']
-    assert 6 <= resume_iter < MAX_ITERS
+    assert resume_iter in (3, 6, 9)
 
     out = check_ok(run_tool(train_cmd(resume_config, killed, '--resume')))
-    assert f'resumed epoch: ' in out.output and f'iter: {resume_iter}' in \
+    assert 'resumed epoch: ' in out.output and f'iter: {resume_iter}' in \
         out.output
 
     a = load_checkpoint(full / f'iter_{MAX_ITERS}.pth')

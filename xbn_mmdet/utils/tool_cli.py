@@ -14,6 +14,23 @@ from .dist import DistributedLaunchError, prepare_cpu_distributed
 from .pretrained import is_remote_checkpoint
 
 
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction`` (``key=value`` pairs, lists, tuples) with a
+    parser error naming the bad item instead of a ``ValueError``
+    traceback."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for item in values:
+            key, sep, _ = item.partition('=')
+            if not sep or not key:
+                parser.error(f'{option_string}: {item!r} is not key=value, '
+                             'e.g. train_cfg.max_epochs=2')
+        try:
+            super().__call__(parser, namespace, values, option_string)
+        except (ValueError, AssertionError) as exc:
+            parser.error(f'{option_string}: cannot parse {values!r}: {exc}')
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """``--work-dir``, ``--cfg-options``, ``--launcher`` and the
     ``--local-rank`` torch.distributed.launch passes."""
@@ -22,7 +39,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, key=value pairs merged into the '
         'config, e.g. train_cfg.max_epochs=2 model.backbone.init_cfg=None; '
         'lists as key="[a,b]" or key=a,b (quotes needed, no spaces)')
@@ -34,6 +51,19 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     # torch.distributed.launch passes --local-rank (torch>=2.0) or
     # --local_rank; torchrun sets LOCAL_RANK instead.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type``: a whole number >= 0, else a parser error naming
+    the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f'{text} is not an integer >= 0')
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -82,16 +112,17 @@ def add_data_check_args(parser: argparse.ArgumentParser) -> None:
 
 def check_data_check_args(parser: argparse.ArgumentParser,
                           args: argparse.Namespace) -> None:
-    if args.check_images == 'all':
+    text = args.check_images
+    if text == 'all':
         args.check_images = None
         return
     try:
-        args.check_images = int(args.check_images)
+        args.check_images = int(text)
         if args.check_images < 0:
             raise ValueError
     except ValueError:
         parser.error(f'--check-images must be "all" or an integer >= 0, got '
-                     f'{args.check_images!r}')
+                     f'{text!r}')
 
 
 def run_data_check(cfg: Config, args: argparse.Namespace, splits) -> None:
