@@ -24,16 +24,16 @@ For every ``CocoDataset`` (or subclass) in ``train_dataloader``,
    zero or sub-pixel size, or outside their image, are counted in a warning
    (mmdet skips them when it loads, and the real COCO train set has a few);
 4. the dataset as mmdet builds it (``filter_cfg`` applied, no pipeline): the
-   train set is not empty; every image file exists (a ``stat`` per image,
-   about a second for COCO's 118k); ``decode`` of them, spread evenly over
+   train set is not empty; every image file exists (one ``stat`` per
+   image); ``decode`` of them, spread evenly over
    the set, are read and decoded as ``LoadImageFromFile`` does (all of them
    with ``decode=None``: slow on a large set);
 5. a val/test set has annotations to evaluate against, unless its evaluator
    has ``format_only=True`` (e.g. COCO test-dev).
 
 Datasets read through a remote ``backend_args`` backend are skipped. Building
-the datasets costs what mmdet's own loading does (pycocotools reads COCO
-train2017 in roughly 15-25 s), once more before the Runner loads them.
+the datasets costs what mmdet's own loading does (pycocotools' load of the
+annotation file), once more before the Runner loads them.
 """
 import json
 import math
