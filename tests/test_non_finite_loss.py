@@ -3,6 +3,7 @@ at a loss forced to NaN at a chosen iteration (a toy model in mmengine's
 Runner), and the hook on in our configs."""
 import copy
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
+from test_tools import (TRAIN, dist_env, load_checkpoint, make_synthetic_coco,
+                        run_tool, write_config)
 from xbn_mmdet.engine import NonFiniteLossError, NonFiniteLossHook
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -130,3 +133,44 @@ def test_on_by_default_in_our_configs(config):
     cfg = Config.fromfile(str(REPO_ROOT / config))
     types = [h['type'] for h in cfg.get('custom_hooks', [])]
     assert types.count('NonFiniteLossHook') == 1, types
+
+
+NAN_CONFIG = """\
+_base_ = {base!r}
+custom_imports = dict(imports=['xbn_mmdet', 'nan_loss_hook'],
+                      allow_failed_imports=False)
+custom_hooks = [dict(type='NonFiniteLossHook', action={action!r}),
+                dict(type='InjectNaNLossHook', at_iter=2)]
+train_cfg = dict(max_epochs=2)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('action', ['stop', 'skip'])
+def test_detector_training_with_a_nan_loss(action, tmp_path):
+    """The tiny Mask R-CNN through tools/train.py (2 iterations an epoch),
+    loss_bbox NaN at iteration 2."""
+    coco = make_synthetic_coco(tmp_path / 'coco')
+    base = write_config(tmp_path / 'tiny.py', coco)
+    config = tmp_path / 'nan.py'
+    config.write_text(NAN_CONFIG.format(base=str(base), action=action))
+    proc = run_tool([sys.executable, TRAIN, str(config), '--work-dir',
+                     str(tmp_path / 'w')],
+                    env={'PYTHONPATH': dist_env()['PYTHONPATH']})
+    if action == 'stop':
+        assert proc.returncode == 1
+        assert 'Traceback' not in proc.output
+        (line, ) = [l for l in proc.output.splitlines()
+                    if l.startswith('error:')]
+        assert line.startswith(
+            'error: non-finite loss at iteration 2 (epoch 1): loss_bbox=nan;'
+            ' training stopped before updating the weights; no checkpoint '
+            'saved yet.'), line
+        assert not (tmp_path / 'w' / 'epoch_1.pth').exists()
+    else:
+        assert proc.returncode == 0, proc.output[-3000:]
+        assert 'non-finite loss at iteration 2 (epoch 1): loss_bbox=nan; ' \
+            'skipped this update (1 skipped so far)' in proc.output
+        state = load_checkpoint(tmp_path / 'w' / 'epoch_2.pth')
+        for k, v in state['state_dict'].items():
+            assert torch.isfinite(v).all(), k

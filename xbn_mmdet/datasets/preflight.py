@@ -7,7 +7,8 @@ and the problem, instead of a ``KeyError`` deep in mmdet, a silent
 mislabelling, or a crash hours into training when the sampler reaches the
 broken image.
 
-For every ``CocoDataset`` (or subclass) in ``train_dataloader``,
+For every ``CocoDataset`` (or subclass reading the same format) in
+``train_dataloader``,
 ``val_dataloader`` and ``test_dataloader`` (also inside ``RepeatDataset``,
 ``ClassBalancedDataset``, ``ConcatDataset``, ... wrappers):
 
@@ -214,7 +215,11 @@ def _is_coco_dataset(ds_cfg) -> bool:
     from mmdet.registry import DATASETS
     ds_type = ds_cfg.get('type')
     cls = DATASETS.get(ds_type) if isinstance(ds_type, str) else ds_type
-    return isinstance(cls, type) and issubclass(cls, CocoDataset)
+    # Subclasses that read another format (LVIS, Objects365, COCO panoptic)
+    # override the loading; only plain COCO-format readers are checked.
+    return (isinstance(cls, type) and issubclass(cls, CocoDataset)
+            and cls.load_data_list is CocoDataset.load_data_list
+            and cls.parse_data_info is CocoDataset.parse_data_info)
 
 
 def _remote(ds_cfg) -> bool:

@@ -41,15 +41,16 @@ class NonFiniteLossError(RuntimeError):
 
 
 def non_finite_terms(log_vars) -> list:
-    """Names of the entries of ``parse_losses``' ``log_vars`` that are NaN
-    or infinite."""
+    """``name=value`` of the entries of ``parse_losses``' ``log_vars`` that
+    are NaN or infinite; the total ``loss`` only when no term is."""
     bad = []
     for name, value in (log_vars or {}).items():
         value = value.detach() if torch.is_tensor(value) else \
             torch.tensor(float(value))
         if not bool(torch.isfinite(value).all()):
             bad.append(f'{name}={value.float().mean().item()}')
-    return bad
+    terms = [b for b in bad if not b.startswith('loss=')]
+    return terms or bad
 
 
 @HOOKS.register_module()
