@@ -150,11 +150,26 @@ def one_checkpoint(resume_config, tmp_path_factory):
     return work_dir / 'iter_3.pth'
 
 
-def test_checkpoint_problem(one_checkpoint, tmp_path):
-    assert checkpoint_problem(one_checkpoint) is None
+@pytest.fixture
+def small_checkpoint(tmp_path):
+    """A torch.save zip file of some size (the error paths never load the
+    weights into a model)."""
+    path = tmp_path / 'small.pth'
+    torch.save({'state_dict': {'w': torch.arange(20000.)},
+                'meta': dict(iter=3)}, path)
+    return path
+
+
+def test_checkpoint_problem(small_checkpoint, tmp_path):
+    assert checkpoint_problem(small_checkpoint) is None
     torn = tmp_path / 'torn.pth'
-    torn.write_bytes(one_checkpoint.read_bytes()[:5000])
+    torn.write_bytes(small_checkpoint.read_bytes()[:5000])
     assert 'truncated or corrupt (5000 bytes' in checkpoint_problem(torn)
+    flipped = bytearray(small_checkpoint.read_bytes())
+    flipped[len(flipped) // 2] ^= 0xFF  # inside the weights
+    (tmp_path / 'flipped.pth').write_bytes(bytes(flipped))
+    assert checkpoint_problem(tmp_path / 'flipped.pth').startswith(
+        'it is corrupt (checksum error in ')
     (tmp_path / 'empty.pth').write_bytes(b'')
     assert checkpoint_problem(tmp_path / 'empty.pth') == \
         'the file is empty (0 bytes)'
@@ -177,8 +192,8 @@ def test_resume_passes_over_a_torn_checkpoint(one_checkpoint, resume_config,
 
 
 def test_resume_with_only_torn_checkpoints_is_one_clear_error(
-        one_checkpoint, resume_config, tmp_path):
-    good, torn = _torn_work_dir(one_checkpoint, tmp_path / 'w')
+        small_checkpoint, resume_config, tmp_path):
+    good, torn = _torn_work_dir(small_checkpoint, tmp_path / 'w')
     good.write_bytes(b'')
     proc = run_tool(train_cmd(resume_config, tmp_path / 'w', '--resume'))
     assert proc.returncode != 0
@@ -189,8 +204,8 @@ def test_resume_with_only_torn_checkpoints_is_one_clear_error(
 
 
 def test_explicit_resume_of_a_torn_checkpoint_is_a_parser_error(
-        one_checkpoint, resume_config, tmp_path):
-    _, torn = _torn_work_dir(one_checkpoint, tmp_path / 'w')
+        small_checkpoint, resume_config, tmp_path):
+    _, torn = _torn_work_dir(small_checkpoint, tmp_path / 'w')
     proc = run_tool(train_cmd(resume_config, tmp_path / 'w', '--resume',
                               str(torn)))
     assert proc.returncode == 2

@@ -5,8 +5,10 @@ CLI) with the XBN backbones registered.
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULT.pkl]
         [--show] [--show-dir DIR] [--wait-time S] [--tta] [--fuse-conv-bn]
         [--cfg-options k=v ...] [--launcher pytorch]
+        [--skip-data-check] [--check-images N|all]
 
-Runs from the repository root without installing the package. Multi-process
+The test set's annotations and images are checked before the Runner is
+built (xbn_mmdet/datasets/preflight.py). Runs from the repository root without installing the package. Multi-process
 runs (also CPU-only, over gloo): ``tools/dist_test.sh CONFIG CKPT N [args]``.
 """
 import argparse

@@ -4,8 +4,11 @@ registered.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+        [--skip-data-check] [--check-images N|all]
 
-Runs from the repository root without installing the package. Multi-process
+The train and val data are checked before the Runner is built
+(xbn_mmdet/datasets/preflight.py); a non-finite loss (NonFiniteLossHook)
+and a bad checkpoint for --resume end with one ``error:`` line. Runs from the repository root without installing the package. Multi-process
 runs (also CPU-only, over gloo): ``tools/dist_train.sh CONFIG N [args]``.
 """
 import argparse
