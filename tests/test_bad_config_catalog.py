@@ -51,12 +51,15 @@ BACKBONE_CASES = [
                          ids=[f'{c[0]}-{list(c[1])[0]}'
                               for c in BACKBONE_CASES])
 def test_bad_backbone_argument(backbone, kwargs, exc, message):
+    from mmengine.registry import DefaultScope
+
     from mmdet.registry import MODELS
     cfg = dict(type=backbone, depth=18 if backbone == 'XBNResNet' else 50)
     if backbone == 'XBNResNeXt':
         cfg.update(groups=32, base_width=4)
     cfg.update(kwargs)
-    with pytest.raises(exc) as err:
+    with pytest.raises(exc) as err, \
+            DefaultScope.overwrite_default_scope('mmdet'):
         MODELS.build(cfg)
     assert message in str(err.value)
 
@@ -68,8 +71,11 @@ def test_bad_backbone_argument(backbone, kwargs, exc, message):
      'max_consecutive_skips=-1 must be an integer >= 1'),
 ])
 def test_bad_hook_argument(hook, kwargs, message):
+    from mmengine.registry import DefaultScope
+
     from mmdet.registry import HOOKS
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message), \
+            DefaultScope.overwrite_default_scope('mmdet'):
         HOOKS.build(dict(type=hook, **kwargs))
 
 

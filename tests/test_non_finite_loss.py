@@ -57,6 +57,7 @@ def run_toy(tmp_path, hook, bad_iters, max_epochs=1, **model_kw):
                                            by_epoch=False)),
         custom_hooks=[hook],
         experiment_name=f'toy_{tmp_path.name}',
+        default_scope='mmdet',
         log_level=logging.WARNING)
     return runner, model
 

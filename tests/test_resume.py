@@ -212,3 +212,18 @@ def test_explicit_resume_of_a_torn_checkpoint_is_a_parser_error(
     assert 'Traceback' not in proc.output
     assert f'checkpoint {torn} cannot be loaded: it is truncated or ' \
         'corrupt' in proc.output
+
+
+def test_atomic_hook_switches_the_checkpoint_hook_to_the_atomic_backend(
+        tmp_path):
+    from mmengine.hooks import CheckpointHook
+
+    from test_non_finite_loss import run_toy
+    from xbn_mmdet.engine import AtomicCheckpointWritesHook
+    runner, _ = run_toy(tmp_path, AtomicCheckpointWritesHook(), bad_iters=[])
+    runner.train()
+    (hook, ) = [h for h in runner.hooks if isinstance(h, CheckpointHook)]
+    assert hook.backend_args == dict(backend='atomic_local')
+    assert isinstance(hook.file_backend, AtomicLocalBackend)
+    assert checkpoint_problem(tmp_path / 'iter_8.pth') is None
+    assert not list(tmp_path.glob('.*.tmp'))
