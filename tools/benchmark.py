@@ -44,7 +44,7 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.model import revert_sync_batchnorm  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmdet.registry import MODELS  # noqa: E402
@@ -53,6 +53,8 @@ from mmdet.utils import register_all_modules  # noqa: E402
 
 import xbn_mmdet  # noqa: E402,F401
 from xbn_mmdet.models import fuse_conv_bn  # noqa: E402
+from xbn_mmdet.utils.tool_cli import (CfgOptionsAction,  # noqa: E402
+                                      non_negative_int)
 
 PHASES = ('train', 'infer', 'infer_fused')
 
@@ -85,13 +87,13 @@ def build_parser():
     parser.add_argument('--batch', type=positive_int, default=2)
     parser.add_argument('--iters', type=positive_int, default=10,
                         help='measured rounds (default 10)')
-    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--warmup', type=non_negative_int, default=2)
     parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
                         help='default: cuda when available')
     parser.add_argument('--json', help='write medians, ratios and samples')
     parser.add_argument('--profile', action='store_true',
                         help='print the top operators of one train step')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='overrides for both configs')
     return parser
 

@@ -19,19 +19,15 @@ warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
+from xbn_mmdet.utils.tool_cli import (non_negative_int,  # noqa: E402
+                                      positive_int)
+
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                        'mask_rcnn_r18_xbn_synthetic.py')
 METRIC_ROWS = [('box mAP', 'coco/bbox_mAP'), ('box AP50', 'coco/bbox_mAP_50'),
                ('box AP75', 'coco/bbox_mAP_75'), ('mask mAP', 'coco/segm_mAP'),
                ('mask AP50', 'coco/segm_mAP_50'),
                ('mask AP75', 'coco/segm_mAP_75')]
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'{value} is not a positive integer')
-    return value
 
 
 def parse_args(argv=None):
@@ -45,7 +41,7 @@ def parse_args(argv=None):
                         help='training epochs (default: the config\'s)')
     parser.add_argument('--num-train', type=positive_int, default=240)
     parser.add_argument('--num-val', type=positive_int, default=60)
-    parser.add_argument('--num-vis', type=int, default=4,
+    parser.add_argument('--num-vis', type=non_negative_int, default=4,
                         help='val images to draw predictions on')
     parser.add_argument('--object-size', type=positive_int, nargs=2,
                         default=[20, 72], metavar=('MIN', 'MAX'),
@@ -112,9 +108,12 @@ def main(argv=None):
     from xbn_mmdet.datasets import generate_synthetic_coco
 
     start = time.time()
-    info = generate_synthetic_coco(
-        args.data_root, num_train=args.num_train, num_val=args.num_val,
-        object_size=args.object_size, seed=args.seed)
+    try:
+        info = generate_synthetic_coco(
+            args.data_root, num_train=args.num_train, num_val=args.num_val,
+            object_size=args.object_size, seed=args.seed)
+    except (ValueError, FileExistsError) as exc:
+        raise SystemExit(f'error: {exc}')
     print(f"[demo] synthetic set at {args.data_root}: {info['num_train']} "
           f"train / {info['num_val']} val images, classes "
           f"{', '.join(info['classes'])}"

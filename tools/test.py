@@ -5,8 +5,10 @@ CLI) with the XBN backbones registered.
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULT.pkl]
         [--show] [--show-dir DIR] [--wait-time S] [--tta] [--fuse-conv-bn]
         [--cfg-options k=v ...] [--launcher pytorch]
+        [--skip-data-check] [--check-images N|all]
 
-Runs from the repository root without installing the package. Multi-process
+The test set's annotations and images are checked before the Runner is
+built (xbn_mmdet/datasets/preflight.py). Runs from the repository root without installing the package. Multi-process
 runs (also CPU-only, over gloo): ``tools/dist_test.sh CONFIG CKPT N [args]``.
 """
 import argparse
@@ -31,9 +33,11 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo  # noqa: E402
 # checkpoints for torch's weights-only load.
 import xbn_mmdet  # noqa: E402,F401
 from xbn_mmdet.utils.tool_cli import (add_common_args,  # noqa: E402
-                                      build_runner, check_common_args,
+                                      add_data_check_args, build_runner,
+                                      check_common_args,
+                                      check_data_check_args,
                                       finish_distributed, load_config,
-                                      require_checkpoint)
+                                      require_checkpoint, run_data_check)
 
 
 def build_parser():
@@ -62,6 +66,7 @@ def build_parser():
         help='fold each BatchNorm into the conv before it (batch-free norms '
         'stay) for faster inference; same predictions within float error')
     add_common_args(parser)
+    add_data_check_args(parser)
     return parser
 
 
@@ -69,6 +74,7 @@ def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common_args(parser, args)
+    check_data_check_args(parser, args)
     require_checkpoint(parser, args.checkpoint)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must be a .pkl or .pickle file: {args.out}')
@@ -127,6 +133,7 @@ def main(argv=None):
     setup_cache_size_limit_of_dynamo()
 
     cfg = build_config(args)
+    run_data_check(cfg, args, splits=('test', ))
     runner = build_runner(cfg)
 
     if args.out is not None:

@@ -4,8 +4,11 @@ registered.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+        [--skip-data-check] [--check-images N|all]
 
-Runs from the repository root without installing the package. Multi-process
+The train and val data are checked before the Runner is built
+(xbn_mmdet/datasets/preflight.py); a non-finite loss (NonFiniteLossHook)
+and a bad checkpoint for --resume end with one ``error:`` line. Runs from the repository root without installing the package. Multi-process
 runs (also CPU-only, over gloo): ``tools/dist_train.sh CONFIG N [args]``.
 """
 import argparse
@@ -32,10 +35,15 @@ from xbn_mmdet.utils import (MissingPretrainedError,  # noqa: E402
                              check_pretrained_checkpoints,
                              drop_missing_pretrained)
 from xbn_mmdet.utils.pretrained import local_pretrained  # noqa: E402
+from xbn_mmdet.checkpoint import find_resumable_checkpoint  # noqa: E402
+from xbn_mmdet.engine import NonFiniteLossError  # noqa: E402
 from xbn_mmdet.utils.tool_cli import (add_common_args,  # noqa: E402
-                                      build_runner, check_checkpoints_are_safe,
-                                      check_common_args, finish_distributed,
-                                      load_config, require_checkpoint)
+                                      add_data_check_args, build_runner,
+                                      check_checkpoints_are_safe,
+                                      check_common_args,
+                                      check_data_check_args,
+                                      finish_distributed, load_config,
+                                      require_checkpoint, run_data_check)
 
 
 def build_parser():
@@ -59,6 +67,7 @@ def build_parser():
         help='resume from this checkpoint; without a path, resume from the '
         'latest checkpoint in the work directory')
     add_common_args(parser)
+    add_data_check_args(parser)
     return parser
 
 
@@ -66,6 +75,7 @@ def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common_args(parser, args)
+    check_data_check_args(parser, args)
     if args.resume not in (None, 'auto'):
         require_checkpoint(parser, args.resume)
     return args
@@ -88,11 +98,34 @@ def build_config(args):
     # An explicit checkpoint wins over auto-resume.
     if args.resume == 'auto':
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = resumable_checkpoint(cfg.work_dir)
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
+
+
+def resumable_checkpoint(work_dir):
+    """What ``--resume`` without a path continues from: mmengine's
+    ``last_checkpoint`` pointer when its file is intact, else the newest
+    intact checkpoint in the work dir (a kill while saving, an emptied
+    pointer), returned as the path to resume from. None leaves it to
+    mmengine (pointer intact, or nothing saved: a fresh start); an error
+    when checkpoints exist but none is intact."""
+    path, notes = find_resumable_checkpoint(work_dir)
+    for note in notes:
+        print_log(f'--resume: passing over {note}', logger='current',
+                  level=logging.WARNING)
+    if path is None and notes:
+        raise SystemExit(
+            f'error: --resume: no intact checkpoint in {work_dir}: '
+            f'{"; ".join(notes)}. Start afresh without --resume, or pass a '
+            'checkpoint with --resume PATH')
+    if not notes:
+        return None  # the pointer is good: mmengine's own auto-resume
+    print_log(f'--resume: continuing from {path}', logger='current',
+              level=logging.WARNING)
+    return path
 
 
 def handle_pretrained(cfg):
@@ -125,8 +158,12 @@ def main(argv=None):
 
     cfg = build_config(args)
     handle_pretrained(cfg)
+    run_data_check(cfg, args, splits=('train', 'val'))
     runner = build_runner(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except NonFiniteLossError as exc:
+        raise SystemExit(f'error: {exc}')
     finish_distributed()
 
 

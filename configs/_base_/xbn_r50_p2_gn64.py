@@ -3,6 +3,9 @@
 # too, every remaining BatchNorm frozen (fixed statistics and affine), stem and
 # first stage frozen, the BFN layers trainable outside the frozen stages.
 # Detector configs take it with `backbone={{_base_.xbn_r50_backbone}}`.
+# Every recipe of the zoo inherits this file (through ./backbones/), so the
+# runtime hooks all our configs train with are switched on here.
+_base_ = './reliability.py'
 custom_imports = dict(imports=['xbn_mmdet'], allow_failed_imports=False)
 
 # Official ImageNet weights of XBN-ResNet-50 P2 (GN 64 groups); README section

@@ -4,7 +4,9 @@
 # shrunk: RoIAlign calls and head widths first (at mmdet's defaults RoIAlign
 # and the 2fc head take ~80% of a step on CPU), then the backbone width.
 # Measured on 2 cores: 0.17 s a step, about 9 minutes for the whole demo.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', '../_base_/reliability.py'
+]
 custom_imports = dict(imports=['xbn_mmdet'], allow_failed_imports=False)
 
 data_root = 'data/synthetic_coco/'

@@ -22,7 +22,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.utils import mkdir_or_exist  # noqa: E402
 
 import xbn_mmdet  # noqa: E402,F401  (registers modules, safe torch.load)
@@ -30,8 +30,8 @@ from xbn_mmdet.analysis import (SPLITS, build_esm_dataloader,  # noqa: E402
                                 build_model_with_checkpoint,
                                 compute_estimation_shift, plot_esm_vs_depth,
                                 write_records_csv, write_records_json)
-from xbn_mmdet.utils.tool_cli import (positive_int,  # noqa: E402
-                                      require_checkpoint)
+from xbn_mmdet.utils.tool_cli import (CfgOptionsAction,  # noqa: E402
+                                      positive_int, require_checkpoint)
 
 
 def build_parser():
@@ -50,7 +50,7 @@ def build_parser():
                         metavar=('CONFIG2', 'CHECKPOINT2'),
                         help='a second model on the same plot and files')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override settings of CONFIG (and CONFIG2), key=value pairs')
     return parser
 

@@ -2,6 +2,8 @@
 XBNBlock / BatchNorm / mmdet checkpoints come in, loud loading into our
 backbones, and conversion to an mmdet-ready file with metadata."""
 from .convert import convert_checkpoint
+from .integrity import (ATOMIC_BACKEND, AtomicLocalBackend,
+                        checkpoint_problem, find_resumable_checkpoint)
 from .loader import (CheckpointMismatchError, LoadReport,
                      load_backbone_checkpoint, load_backbone_state,
                      warm_start_from_bn)
@@ -12,7 +14,8 @@ from .safe_load import (UnsafeCheckpointError, check_checkpoint_is_safe,
 from .state_dict import extract_backbone_state_dict
 
 __all__ = [
-    'convert_checkpoint', 'CheckpointMismatchError', 'LoadReport',
+    'ATOMIC_BACKEND', 'AtomicLocalBackend', 'checkpoint_problem',
+    'find_resumable_checkpoint', 'convert_checkpoint', 'CheckpointMismatchError', 'LoadReport',
     'load_backbone_checkpoint', 'load_backbone_state', 'warm_start_from_bn',
     'META_KEY', 'backbone_meta', 'infer_resnet_arch',
     'UnsafeCheckpointError', 'check_checkpoint_is_safe',

@@ -7,10 +7,28 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
+from ..checkpoint.integrity import checkpoint_problem
 from ..checkpoint.safe_load import (UnsafeCheckpointError,
                                     check_checkpoint_is_safe)
 from .dist import DistributedLaunchError, prepare_cpu_distributed
 from .pretrained import is_remote_checkpoint
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction`` (``key=value`` pairs, lists, tuples) with a
+    parser error naming the bad item instead of a ``ValueError``
+    traceback."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for item in values:
+            key, sep, _ = item.partition('=')
+            if not sep or not key:
+                parser.error(f'{option_string}: {item!r} is not key=value, '
+                             'e.g. train_cfg.max_epochs=2')
+        try:
+            super().__call__(parser, namespace, values, option_string)
+        except (ValueError, AssertionError) as exc:
+            parser.error(f'{option_string}: cannot parse {values!r}: {exc}')
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +39,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, key=value pairs merged into the '
         'config, e.g. train_cfg.max_epochs=2 model.backbone.init_cfg=None; '
         'lists as key="[a,b]" or key=a,b (quotes needed, no spaces)')
@@ -33,6 +51,19 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     # torch.distributed.launch passes --local-rank (torch>=2.0) or
     # --local_rank; torchrun sets LOCAL_RANK instead.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type``: a whole number >= 0, else a parser error naming
+    the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f'{text} is not an integer >= 0')
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -54,10 +85,62 @@ def require_checkpoint(parser: argparse.ArgumentParser, path: str) -> None:
         return
     if not osp.isfile(path):
         parser.error(f'checkpoint file not found: {path}')
+    problem = checkpoint_problem(path)
+    if problem:
+        parser.error(f'checkpoint {path} cannot be loaded: {problem}')
     try:
         check_checkpoint_is_safe(path)
     except UnsafeCheckpointError as exc:
         parser.error(str(exc))
+
+
+def add_data_check_args(parser: argparse.ArgumentParser) -> None:
+    """``--skip-data-check`` and ``--check-images`` (see
+    :mod:`xbn_mmdet.datasets.preflight`)."""
+    parser.add_argument(
+        '--skip-data-check',
+        action='store_true',
+        help='do not check the annotation files and images before starting')
+    parser.add_argument(
+        '--check-images',
+        default='8',
+        metavar='N|all',
+        help='how many images per dataset the data check decodes (spread '
+        'over the set; default 8); "all" decodes every image (slow on COCO). '
+        'Every image is checked to exist either way')
+
+
+def check_data_check_args(parser: argparse.ArgumentParser,
+                          args: argparse.Namespace) -> None:
+    text = args.check_images
+    if text == 'all':
+        args.check_images = None
+        return
+    try:
+        args.check_images = int(text)
+        if args.check_images < 0:
+            raise ValueError
+    except ValueError:
+        parser.error(f'--check-images must be "all" or an integer >= 0, got '
+                     f'{text!r}')
+
+
+def run_data_check(cfg: Config, args: argparse.Namespace, splits) -> None:
+    """The data pre-flight check of ``splits``: warnings logged, the first
+    error as one ``error:`` line (SystemExit)."""
+    if args.skip_data_check:
+        return
+    import logging
+
+    from mmengine.logging import print_log
+
+    from ..datasets.preflight import DataCheckError, check_config_data
+    try:
+        found = check_config_data(cfg, splits, decode=args.check_images)
+    except DataCheckError as exc:
+        raise SystemExit(f'error: {exc} (--skip-data-check to start anyway)')
+    for warning in found:
+        print_log(warning, logger='current', level=logging.WARNING)
 
 
 def check_checkpoints_are_safe(paths) -> None:

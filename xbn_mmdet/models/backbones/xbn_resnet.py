@@ -42,6 +42,28 @@ def validate_bfn_position(bfn_position: str) -> None:
                          f"choose one of {', '.join(BFN_POSITIONS)}")
 
 
+def validate_stage_args(name: str, kwargs: dict) -> None:
+    """mmdet's ResNet checks ``num_stages`` and ``out_indices`` with bare
+    asserts and not ``frozen_stages`` at all (a missing ``layer5`` later);
+    name the value and the valid range instead."""
+    num_stages = kwargs.get('num_stages', 4)
+    if num_stages not in (1, 2, 3, 4):
+        raise ValueError(f'{name}: num_stages={num_stages!r} is not valid; '
+                         'choose 1, 2, 3 or 4')
+    out_indices = kwargs.get('out_indices', (0, 1, 2, 3))
+    bad = [i for i in out_indices if i not in range(num_stages)]
+    if bad or not out_indices:
+        raise ValueError(
+            f'{name}: out_indices={tuple(out_indices)!r} is not valid; with '
+            f'num_stages={num_stages} the stage indices are '
+            f'{list(range(num_stages))}')
+    frozen = kwargs.get('frozen_stages', -1)
+    if frozen not in range(-1, num_stages + 1):
+        raise ValueError(
+            f'{name}: frozen_stages={frozen!r} is not valid; choose -1 '
+            f'(nothing frozen) to {num_stages} (stem and all stages)')
+
+
 class XBNBlockMixin:
     """Turns one norm of a residual block into the batch-free norm.
 
@@ -126,6 +148,10 @@ class XBNResNetMixin(XBNPretrainedMixin):
         if style not in ('pytorch', 'caffe'):
             raise ValueError(f"style={style!r} is not valid; choose 'pytorch' "
                              f"or 'caffe'")
+        if not isinstance(stem_bfn, bool):
+            raise TypeError(f'stem_bfn={stem_bfn!r} is not valid; use True '
+                            'or False')
+        validate_stage_args(type(self).__name__, kwargs)
         # Read by _make_stem_layer and make_res_layer, which mmdet's
         # ResNet.__init__ calls, so they must exist before it runs.
         self.bfn_cfg = copy.deepcopy(bfn_cfg)
