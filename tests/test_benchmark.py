@@ -39,7 +39,7 @@ def test_xbn_against_its_bn_twin(benchmark, tmp_path, capsys):
 
 @pytest.mark.parametrize('argv,words', [
     ([DEMO, '--input', '16x16'], "'16x16' is not HxW with both at least 32"),
-    ([DEMO, '--iters', '0'], "'0' is not an integer >= 1"),
+    ([DEMO, '--iters', '0'], "'0' is not a positive integer"),
     (['nope.py'], 'config file not found: nope.py'),
     ([DEMO, '--cfg-options', 'model.backbone.type=ResNet',
       'model.backbone.bfn_cfg=None'], 'has no XBN backbone'),

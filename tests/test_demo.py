@@ -35,4 +35,4 @@ def test_demo_rejects_bad_arguments():
         [sys.executable, 'tools/demo.py', '--epochs', '0'], cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.returncode == 2
-    assert '0 is not a positive integer' in proc.stdout
+    assert "'0' is not a positive integer" in proc.stdout

@@ -317,7 +317,7 @@ def test_tool_bad_inputs_fail_with_one_line(tiny_run, bn_twin, tmp_path,
     tool = load_tool(TOOL)
     for argv, message in (
         ([config, work / 'epoch_1.pth', '--max-images', '0'],
-         '0 is not a positive integer'),
+         "'0' is not a positive integer"),
         ([config, work / 'epoch_1.pth', '--split', 'test'],
          "invalid choice: 'test'"),
         ([config, tmp_path / 'none.pth'],
@@ -374,7 +374,7 @@ def test_esm_experiment_rejects_bad_arguments(capsys):
                            '--subset-sizes 5 is not valid; use 10..1797'),
                           (['--subset-sizes', '20'], 'smaller than '
                            '--batch-size 32'),
-                          (['--iters', '0'], '0 is not a positive integer')):
+                          (['--iters', '0'], "'0' is not a positive integer")):
         with pytest.raises(SystemExit) as exc:
             tool.parse_args(argv)
         assert exc.value.code == 2

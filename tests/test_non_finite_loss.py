@@ -129,11 +129,16 @@ def test_bad_arguments(kwargs, message):
     'configs/faster_rcnn/faster-rcnn_xbn-r50_fpn-gn_4conv1fc-gn-head_1x_coco.py',
     'configs/mask_rcnn/mask-rcnn_xbn-x101-64x4d_fpn_2x_coco.py',
     'configs/demo/mask_rcnn_r18_xbn_synthetic.py',
+    'configs/xbn_mobile/faster-rcnn_xbn-mobilenetv2_fpn_1x_coco.py',
+    'configs/xbn_mobile/retinanet_bn-shufflenetv2-x1_fpn_1x_coco.py',
+    'configs/xbn_mobile/ssdlite_xbn-mobilenetv2-scratch_8xb24-600e_coco.py',
 ])
 def test_on_by_default_in_our_configs(config):
     cfg = Config.fromfile(str(REPO_ROOT / config))
     types = [h['type'] for h in cfg.get('custom_hooks', [])]
-    assert types.count('NonFiniteLossHook') == 1, types
+    for hook in ('NonFiniteLossHook', 'AtomicCheckpointWritesHook',
+                 'RandomStateHook'):
+        assert types.count(hook) == 1, types
 
 
 NAN_CONFIG = """\

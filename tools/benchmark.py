@@ -54,7 +54,7 @@ from mmdet.utils import register_all_modules  # noqa: E402
 import xbn_mmdet  # noqa: E402,F401
 from xbn_mmdet.models import fuse_conv_bn  # noqa: E402
 from xbn_mmdet.utils.tool_cli import (CfgOptionsAction,  # noqa: E402
-                                      non_negative_int)
+                                      non_negative_int, positive_int)
 
 PHASES = ('train', 'infer', 'infer_fused')
 
@@ -69,11 +69,6 @@ def input_size(text):
     raise argparse.ArgumentTypeError(
         f'{text!r} is not HxW with both at least 32, e.g. 512x512')
 
-
-def positive_int(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer >= 1')
-    return int(text)
 
 
 def build_parser():

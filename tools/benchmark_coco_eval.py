@@ -35,6 +35,7 @@ from mmdet.evaluation.metrics import coco_metric  # noqa: E402
 from xbn_mmdet.evaluation import FastCocoMetric  # noqa: E402
 from xbn_mmdet.evaluation.synthetic_results import \
     make_coco_eval_case  # noqa: E402
+from xbn_mmdet.utils.tool_cli import positive_int  # noqa: E402
 
 STAT_NAMES = ('AP', 'AP50', 'AP75', 'AP_s', 'AP_m', 'AP_l', 'AR@100',
               'AR@300', 'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@1000')
@@ -51,13 +52,6 @@ def recording(evaluator_cls, sink):
             sink.append([float(v) for v in self.stats])
 
     return Recording
-
-
-def positive_int(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not a positive integer')
-    return int(text)
 
 
 def run(metric_cls, ann_file, classes, results):

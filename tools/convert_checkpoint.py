@@ -36,17 +36,7 @@ from xbn_mmdet.checkpoint import convert_checkpoint  # noqa: E402
 from xbn_mmdet.checkpoint.loader import CheckpointMismatchError  # noqa: E402
 from xbn_mmdet.checkpoint.safe_load import UnsafeCheckpointError  # noqa: E402
 from xbn_mmdet.models.bfn import BFN_TYPES  # noqa: E402
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not a positive integer')
-    return value
+from xbn_mmdet.utils.tool_cli import positive_int  # noqa: E402
 
 
 def build_parser():

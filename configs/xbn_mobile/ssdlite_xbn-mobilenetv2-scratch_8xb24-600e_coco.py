@@ -7,3 +7,12 @@ model = dict(
     backbone=dict(
         type='XBNMobileNetV2', bfn_cfg=dict(type='GN', num_groups=16)))
 auto_scale_lr = dict(enable=False, base_batch_size=192)
+# mmdet's two SSDLite hooks and the three of configs/_base_/reliability.py
+# (a second base file may not redefine custom_hooks, so they are listed).
+custom_hooks = [
+    dict(type='NumClassCheckHook'),
+    dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW'),
+    dict(type='NonFiniteLossHook', action='stop'),
+    dict(type='AtomicCheckpointWritesHook'),
+    dict(type='RandomStateHook'),
+]

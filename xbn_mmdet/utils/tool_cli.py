@@ -74,7 +74,8 @@ def positive_int(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f'{text} is not a positive integer')
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a positive integer')
     return value
 
 

@@ -4,6 +4,8 @@
 # MobileNetV2). Recipes take them with `backbone={{_base_.mbv2_xbn}}`.
 # Detection recipe as for XBN-ResNet (README "Configs"): every BatchNorm
 # frozen, stem and first layer frozen, the GroupNorms trainable after them.
+# NaN stop, atomic checkpoints, exact resume (README "Reliability").
+_base_ = '../../_base_/reliability.py'
 custom_imports = dict(imports=['xbn_mmdet'], allow_failed_imports=False)
 
 # No XBN MobileNetV2 ImageNet weights are published. Both backbones start from

@@ -3,6 +3,8 @@
 # script) and its BatchNorm twin (bfn_cfg=None). Recipes take them with
 # `backbone={{_base_.shufflev2_xbn}}`. Detection recipe as for XBN-ResNet:
 # every BatchNorm frozen, stem and first stage frozen.
+# NaN stop, atomic checkpoints, exact resume (README "Reliability").
+_base_ = '../../_base_/reliability.py'
 custom_imports = dict(imports=['xbn_mmdet'], allow_failed_imports=False)
 
 # ImageNet weights in the official (Megvii) layout load as they are; the
