@@ -29,6 +29,13 @@ setup(
         'mmdet>=3.3.0,<3.4.0',
         'pycocotools>=2.0.8',
         'numpy',
+        # tools/test_robustness.py (mmdet's Corrupt transform imports the
+        # `imagecorruptions` module). This maintained fork provides it and
+        # works with numpy 2 / scikit-image 0.26; the original
+        # imagecorruptions 1.1.2 fails there (fog, glass_blur,
+        # gaussian_blur). Do not install both: they ship the same module.
+        'imagecorruptions-imaug==1.1.5',
+        'matplotlib',
     ],
     extras_require={'tests': ['pytest']},
     license='Apache-2.0',

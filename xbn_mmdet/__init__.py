@@ -7,6 +7,8 @@ config) registers the backbones in ``mmdet.registry.MODELS``.
 from . import models  # noqa: F401  (registers XBNResNet, XBNResNeXt)
 from . import checkpoint
 from . import utils
+# registers SeededCorrupt (tools/test_robustness.py)
+from . import robustness
 from .version import __version__
 
 # torch >= 2.6 loads checkpoints with weights_only=True, which refuses the few
@@ -14,4 +16,4 @@ from .version import __version__
 # init_detector). Allow-list exactly those; never weights_only=False.
 utils.register_checkpoint_safe_globals()
 
-__all__ = ['__version__', 'models', 'checkpoint', 'utils']
+__all__ = ['__version__', 'models', 'checkpoint', 'utils', 'robustness']
