@@ -195,9 +195,18 @@ def test_compare_with_adapted_bn_stats(trained, config_file, tmp_path):
 def test_two_processes_give_the_single_process_numbers(sweep, config_file,
                                                        tmp_path):
     """--launcher pytorch on CPU (gloo): the per-image corruption seeds make
-    the cells independent of the number of processes; rank 0 writes."""
+    the cells independent of the number of processes; every rank skips the
+    finished cells; rank 0 writes."""
     out = tmp_path / 'dist'
-    check_ok(
+    out.mkdir()
+    text = (sweep['out'] / 'cells.json').read_text()
+    single, started = json.loads(text), json.loads(text)
+    cells = started['models']['tiny_mask_rcnn']['cells']
+    for key in list(cells):
+        if key != 'clean/0':
+            del cells[key]
+    (out / 'cells.json').write_text(json.dumps(started))
+    proc = check_ok(
         run_tool(
             ['bash', DIST_LAUNCH, 'test_robustness.py', '2',
              str(config_file), sweep['ckpt'], '--corruptions',
@@ -205,8 +214,9 @@ def test_two_processes_give_the_single_process_numbers(sweep, config_file,
              str(out)],
             env=dict(PYTHON=sys.executable, PORT=str(free_port()),
                      OMP_NUM_THREADS='1')))
+    assert _cell_lines(proc.output, 'already in') == ['clean/0']
+    assert _cell_lines(proc.output, 'evaluating') == ['gaussian_noise/3']
     dist = json.loads((out / 'cells.json').read_text())
-    single = json.loads((sweep['out'] / 'cells.json').read_text())
     for key in ('clean/0', 'gaussian_noise/3'):
         assert (dist['models']['tiny_mask_rcnn']['cells'][key]['metrics'] ==
                 single['models']['tiny_mask_rcnn']['cells'][key]['metrics'])

@@ -168,7 +168,9 @@ def main(argv=None):
         raise SystemExit('error: nothing to evaluate (no usable corruption '
                          'and severity 0 not selected)')
     try:
-        store = ResultsStore(out_dir) if is_main_process() else None
+        # Every rank reads the file (for its path and finished cells); only
+        # rank 0 checks and writes it.
+        store = ResultsStore(out_dir)
         summaries, identities = {}, {}
         for name, config, checkpoint in specs:
             cfg = model_config(args, config, checkpoint, name, out_dir)
