@@ -349,6 +349,8 @@ def test_summary_by_hand():
         'fog/5': cell('fog', 5, 0.2, 0.1),
         'snow/1': cell('snow', 1, 0.3, 0.2),
         # snow/5 not evaluated (yet): left out of mPC
+        # nothing detected: mmdet's CocoMetric returns no metrics -> AP 0
+        'snow/3': dict(corruption='snow', severity=3, metrics={}),
     }
     s = summarize_model(cells, ['fog', 'snow'], [0, 1, 5])
     assert s['bbox']['clean'] == 0.5
@@ -359,6 +361,14 @@ def test_summary_by_hand():
     assert s['bbox']['table']['snow'] == {0: 0.5, 1: 0.3}
     assert s['segm']['mPC'] == pytest.approx(0.2)
     assert s['bbox']['cells_used'] == 3
+    s = summarize_model(cells, ['fog', 'snow'], [0, 1, 3, 5])
+    assert s['bbox']['table']['snow'] == {0: 0.5, 1: 0.3, 3: 0.0}
+    assert s['bbox']['mPC'] == pytest.approx((0.4 + 0.2 + 0.3 + 0) / 4)
+    assert s['segm']['per_corruption']['snow'] == pytest.approx(0.1)
+    # a box-only model does not grow a mask task from an empty cell
+    boxes = {k: dict(c, metrics={m: v for m, v in c['metrics'].items()
+                                 if 'bbox' in m}) for k, c in cells.items()}
+    assert set(summarize_model(boxes, ['snow'], [0, 3])) == {'bbox'}
     # without the clean cell rPC is undefined, not a guess
     no_clean = summarize_model(cells, ['fog'], [1, 5])
     assert no_clean['bbox']['clean'] is None

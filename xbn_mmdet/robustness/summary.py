@@ -21,7 +21,15 @@ TASKS = {'bbox': 'bbox_mAP', 'segm': 'segm_mAP'}
 
 
 def task_ap(metrics: Dict[str, float], task: str) -> Optional[float]:
-    """The AP of ``task`` in one cell's metrics, None when absent."""
+    """The AP of ``task`` in one cell's metrics, None when absent.
+
+    No metrics at all is AP 0: mmdet's ``CocoMetric`` returns nothing
+    ("The testing results of the whole dataset is empty") when the model
+    detected nothing on the whole test set, which is what a detector can do
+    under a strong corruption.
+    """
+    if not metrics:
+        return 0.0
     suffix = TASKS[task]
     for key, value in metrics.items():
         if key.split('/')[-1] == suffix:
@@ -41,7 +49,8 @@ def summarize_model(cells: Dict[str, Dict], corruptions: Sequence[str],
     corrupted = [s for s in severities if s > 0]
     summary = {}
     for task in TASKS:
-        if not any(task_ap(c['metrics'], task) is not None
+        # Tasks the model has: those some cell with metrics reports.
+        if not any(c['metrics'] and task_ap(c['metrics'], task) is not None
                    for c in cells.values()):
             continue
         p = task_ap(clean['metrics'], task) if clean else None
@@ -55,7 +64,9 @@ def summarize_model(cells: Dict[str, Dict], corruptions: Sequence[str],
                 if cell is not None:
                     row[severity] = task_ap(cell['metrics'], task)
             table[name] = row
-            row_values = [row[s] for s in corrupted if s in row]
+            row_values = [
+                row[s] for s in corrupted if row.get(s) is not None
+            ]
             per_corruption[name] = _mean(row_values)
             values += row_values
         mpc = _mean(values)

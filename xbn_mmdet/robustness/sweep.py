@@ -67,6 +67,10 @@ def run_sweep(runner, store: ResultsStore, name: str, identity: Dict,
             store.record(name, corruption, severity,
                          {k: float(v) for k, v in metrics.items()}, seconds)
         counts['evaluated'] += 1
-        log(f'{where}: done in {seconds:.1f} s '
-            f'({", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.endswith("_mAP"))})')
+        aps = ', '.join(f'{k} {v:.3f}' for k, v in metrics.items()
+                        if k.endswith('_mAP'))
+        if not metrics:
+            aps = ('no metrics: no detection on the whole set, counted as '
+                   'AP 0')
+        log(f'{where}: done in {seconds:.1f} s ({aps})')
     return counts
