@@ -16,6 +16,7 @@ Multi-process: ``bash tools/dist_launch.sh test_robustness.py N CONFIG
 CHECKPOINT ...`` (torchrun, ``--launcher pytorch``; gloo on CPU).
 """
 import argparse
+import gc
 import os.path as osp
 import sys
 import warnings
@@ -185,7 +186,11 @@ def main(argv=None):
             runner = build_runner(cfg)
             run_sweep(runner, store, name, identity, cells, args.seed,
                       args.bn_stats, log=_log)
+            # Free the model (and its DDP wrapper; Runner and its loops
+            # reference each other) before the next model is built and
+            # before the process group is destroyed.
             del runner
+            gc.collect()
             if is_main_process():
                 summaries[name] = summarize_model(
                     store.cells(name), corruptions, args.severities)
