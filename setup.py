@@ -34,6 +34,12 @@ setup(
         # scikit-learn's bundled digits images.
         'matplotlib',
         'scikit-learn',
+        # tools/test_robustness.py (mmdet's Corrupt transform imports the
+        # `imagecorruptions` module). This maintained fork provides it and
+        # works with numpy 2 / scikit-image 0.26; the original
+        # imagecorruptions 1.1.2 fails there (fog, glass_blur,
+        # gaussian_blur). Do not install both: they ship the same module.
+        'imagecorruptions-imaug==1.1.5',
     ],
     extras_require={'tests': ['pytest']},
     license='Apache-2.0',

@@ -89,11 +89,18 @@ if ! mmcv_ok; then
 Rebuild it: MMCV_WITH_OPS=1 $PY -m pip install --no-build-isolation --no-cache-dir --force-reinstall --no-deps mmcv==2.1.0"
 fi
 
+# imagecorruptions-imaug provides the `imagecorruptions` module that mmdet's
+# Corrupt transform imports (tools/test_robustness.py); the original
+# imagecorruptions 1.1.2 breaks under numpy 2 / scikit-image >= 0.19. Both
+# ship the same module, so the original goes first where it is installed.
+if "$PY" -m pip show -q imagecorruptions >/dev/null 2>&1; then
+    "$PY" -m pip uninstall -y -q imagecorruptions
+fi
 "${PIP[@]}" -q 'mmdet==3.3.0' 'pycocotools>=2.0.8' 'faster-coco-eval==1.8.0' \
-    'scikit-learn==1.9.1' pytest
+    'scikit-learn==1.9.1' 'imagecorruptions-imaug==1.1.5' pytest
 "${PIP[@]}" -q --no-build-isolation -e .
 
-"$PY" -c 'import mmcv._ext, mmdet, xbn_mmdet' \
+"$PY" -c 'import mmcv._ext, mmdet, xbn_mmdet, imagecorruptions' \
     || die "the installed stack does not import; see the messages above"
 echo "$WANT" > "$STAMP"
 say "ready: $("$PY" -c 'import torch, mmcv, mmengine, mmdet; print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, mmdet {mmdet.__version__}")')"

@@ -10,6 +10,8 @@ from . import analysis  # noqa: F401  (registers EstimationShiftHook)
 from . import models  # noqa: F401  (registers XBNResNet, XBNResNeXt)
 from . import checkpoint, engine, evaluation  # noqa: F401  (registries)
 from . import utils
+# registers SeededCorrupt (tools/test_robustness.py)
+from . import robustness
 from .version import __version__
 
 # torch >= 2.6 loads checkpoints with weights_only=True, which refuses the few
@@ -19,5 +21,5 @@ utils.register_checkpoint_safe_globals()
 
 __all__ = [
     '__version__', 'analysis', 'models', 'checkpoint', 'engine', 'evaluation',
-    'utils'
+    'robustness', 'utils'
 ]
