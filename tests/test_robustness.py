@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from test_tools import (REPO_ROOT, TEST, TRAIN, _import_tool, check_ok,
-                        free_port, make_synthetic_coco, run_tool,
-                        write_config)
+from test_tools import (REPO_ROOT, TEST, TRAIN, check_ok, free_port,
+                        make_synthetic_coco, run_tool, write_config)
+from tool_import import import_tool
 
 ROBUSTNESS = str(REPO_ROOT / 'tools' / 'test_robustness.py')
 DIST_LAUNCH = str(REPO_ROOT / 'tools' / 'dist_launch.sh')
@@ -238,7 +238,7 @@ def test_bad_input_is_one_clear_line(args, message, tmp_path, capsys):
     config = write_config(tmp_path / 'c.py', tmp_path)
     ckpt = tmp_path / 'c.pth'
     torch.save({'state_dict': {}}, ckpt)
-    tool = _import_tool('test_robustness')
+    tool = import_tool('test_robustness')
     with pytest.raises(SystemExit) as exc:
         tool.parse_args([str(config), str(ckpt)] + args)
     assert exc.value.code == 2
