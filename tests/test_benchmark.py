@@ -1,6 +1,7 @@
 """tools/benchmark.py runs both models interleaved and reports ratios
 (the numbers themselves belong in the README, not in assertions)."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,25 @@ def test_xbn_against_its_bn_twin(benchmark, tmp_path, capsys):
               printed.split('BatchNorms folded: A ')[1].replace(
                   'B ', '').split(',')]
     assert 0 < folded[0] < folded[1]
+
+
+def test_backbone_part_and_profile(benchmark, capsys):
+    ratios = benchmark.main([DEMO, '--part', 'backbone', '--input', '64x64',
+                             '--batch', '1', '--iters', '1', '--warmup', '0',
+                             '--device', 'cpu', '--profile'])
+    printed = capsys.readouterr().out
+    assert 'cpu, backbone, batch 1 of 64x64' in printed
+    assert set(ratios) >= {'train', 'infer', 'infer_fused'}
+    assert re.search(r'infer_fused: top operators .*GroupNorm \d+\.\d%',
+                     printed)
+
+
+def test_equal_head_load_overrides(benchmark):
+    from mmengine.config import Config
+    cfg = benchmark.equalize_head_load(Config.fromfile(DEMO))
+    assert cfg.model.train_cfg.rpn_proposal.nms.iou_threshold == 1.0
+    assert cfg.model.test_cfg.rpn.nms.iou_threshold == 1.0
+    assert cfg.model.test_cfg.rcnn.score_thr == 0.0
 
 
 @pytest.mark.parametrize('argv,words', [

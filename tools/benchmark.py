@@ -3,15 +3,21 @@
 
     python tools/benchmark.py CONFIG [--compare CONFIG_B] [--input HxW]
         [--batch N] [--iters N] [--warmup N] [--device cpu|cuda]
+        [--part detector|backbone] [--raw-head-load]
         [--json OUT] [--profile] [--cfg-options k=v ...]
 
-Both models are built in this one process (random init: timing does not
-depend on the weights, and no checkpoint is needed) and fed the same
-synthetic batch. After ``--warmup`` rounds, each round runs A then B (B then
+Both models are built in this one process (random init, no checkpoint
+needed) and fed the same synthetic batch. Random weights do change how many
+boxes a detector's RPN keeps, and so the work of RoIAlign and the heads:
+by default both detectors are therefore run without RPN NMS suppression
+and with a zero score threshold, so each has the same number of proposals
+and detections (``--raw-head-load`` keeps the configs' values).
+``--part backbone`` times the backbones alone, where XBN's cost lives. After ``--warmup`` rounds, each round runs A then B (B then
 A on odd rounds, so drift hits both alike) for:
 
 * train step: mmengine's ``model.train_step`` (data preprocessor, forward
-  with losses, backward, optimizer step), the optimizer from the config;
+  with losses, backward, optimizer step), the optimizer from the config
+  run with lr 0 so that every round sees the same weights;
 * inference: ``model.test_step`` in eval mode (preprocessor, predict,
   post-processing);
 * inference after folding the BatchNorms into the convs
@@ -25,8 +31,8 @@ Medians are printed with the A/B ratios and written with every sample to
 ``--json``. Without ``--compare``, B is CONFIG with
 ``model.backbone.bfn_cfg=None``: the same detector on the plain BatchNorm
 ResNet (the BN twin), which is what "what does XBN cost" means.
-``--profile`` adds the top operators of one train step of each model
-(torch.profiler), GroupNorm's share included.
+``--profile`` adds the top operators of one train step and one folded
+inference of each model (torch.profiler), with GroupNorm's share.
 """
 import argparse
 import copy
@@ -85,9 +91,17 @@ def build_parser():
     parser.add_argument('--warmup', type=non_negative_int, default=2)
     parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
                         help='default: cuda when available')
+    parser.add_argument(
+        '--part', choices=('detector', 'backbone'), default='detector',
+        help='time the whole detector (default) or only its backbone')
+    parser.add_argument(
+        '--raw-head-load', action='store_true',
+        help='keep the configs\' RPN NMS and score threshold (by default '
+        'both detectors get the same number of proposals and detections)')
     parser.add_argument('--json', help='write medians, ratios and samples')
     parser.add_argument('--profile', action='store_true',
-                        help='print the top operators of one train step')
+                        help='print the top operators of one train step '
+                        'and one folded inference of each model')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='overrides for both configs')
     return parser
@@ -122,34 +136,77 @@ def head_info(model_cfg):
     return bbox_head.get('num_classes', 80), 'mask_head' in roi_head
 
 
+def equalize_head_load(cfg):
+    """Give both detectors the same head workload. With random weights the
+    RPN of two different backbones keeps very different numbers of boxes
+    after NMS, and RoIAlign and the heads then dominate the comparison (we
+    measured a 3x gap in RoIAlign time between an XBN R-50 and its twin,
+    which had nothing to do with the backbone). Without NMS suppression in
+    the RPN every image keeps ``max_per_img`` proposals, and with a zero
+    score threshold every image yields ``max_per_img`` detections (and
+    masks), in both models."""
+    for key in ('rpn_proposal', 'rpn'):
+        for stage in ('train_cfg', 'test_cfg'):
+            node = (cfg.model.get(stage) or {}).get(key)
+            if node and 'nms' in node:
+                node.nms.iou_threshold = 1.0
+    rcnn = (cfg.model.get('test_cfg') or {}).get('rcnn')
+    if rcnn and 'score_thr' in rcnn:
+        rcnn.score_thr = 0.0
+    return cfg
+
+
 class Subject:
-    """One model with its optimizer, batch, and inference copy."""
+    """One model with its optimizer, batch, and inference copy: the whole
+    detector (``part='detector'``, mmengine's train_step/test_step) or only
+    its backbone (``part='backbone'``: forward, the mean of the outputs as
+    the loss, backward, the config's optimizer step)."""
 
     def __init__(self, name, cfg, args, device):
         self.name = name
-        self.model = revert_sync_batchnorm(MODELS.build(cfg.model)).to(device)
+        self.part = args.part
+        model_cfg = cfg.model if args.part == 'detector' else \
+            dict(cfg.model.backbone, init_cfg=None)
+        self.model = revert_sync_batchnorm(MODELS.build(model_cfg)).to(device)
         optim_cfg = copy.deepcopy(cfg.optim_wrapper)
+        # The step's full arithmetic runs, but with lr 0 the weights stay
+        # the random init: a model that diverged after a few real steps
+        # would see NaNs, keep no boxes, and time far less work.
+        optim_cfg.optimizer.lr = 0.0
         if optim_cfg.get('type') == 'AmpOptimWrapper' and device == 'cpu':
             optim_cfg.type = 'OptimWrapper'  # AMP needs CUDA
             optim_cfg.pop('loss_scale', None)
         self.optim_wrapper = build_optim_wrapper(self.model, optim_cfg)
-        num_classes, with_mask = head_info(cfg.model)
         torch.manual_seed(0)
         h, w = args.input
-        self.batch = demo_mm_inputs(
-            args.batch, [[3, h, w]] * args.batch, num_items=[5] * args.batch,
-            num_classes=num_classes, with_mask=with_mask)
+        if args.part == 'backbone':
+            self.batch = torch.randn(args.batch, 3, h, w, device=device)
+        else:
+            num_classes, with_mask = head_info(cfg.model)
+            self.batch = demo_mm_inputs(
+                args.batch, [[3, h, w]] * args.batch,
+                num_items=[5] * args.batch, num_classes=num_classes,
+                with_mask=with_mask)
         self.fused = None
         self.folded = 0
 
+    def _run(self, model):
+        if self.part == 'detector':
+            return model.test_step(self.batch)
+        return model(self.batch)
+
     def train(self):
         self.model.train()
-        self.model.train_step(self.batch, self.optim_wrapper)
+        if self.part == 'detector':
+            self.model.train_step(self.batch, self.optim_wrapper)
+            return
+        loss = sum(o.mean() for o in self.model(self.batch))
+        self.optim_wrapper.update_params(loss)
 
     def infer(self):
         self.model.eval()
         with torch.no_grad():
-            self.model.test_step(self.batch)
+            self._run(self.model)
 
     def infer_fused(self):
         if self.fused is None:
@@ -157,7 +214,7 @@ class Subject:
             self.fused.eval()
             self.folded = fuse_conv_bn(self.fused)
         with torch.no_grad():
-            self.fused.test_step(self.batch)
+            self._run(self.fused)
 
 
 class PeakMemory:
@@ -213,20 +270,26 @@ def timed(fn, device):
     return time.perf_counter() - start
 
 
-def profile(subject, top=12):
+def profile(subject, phase, top=10):
+    """Top operators of one call of ``phase`` ('train' or 'infer_fused')."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
     activities = [ProfilerActivity.CPU]
     if torch.cuda.is_available():
         activities.append(ProfilerActivity.CUDA)
     with torch_profile(activities=activities) as prof:
-        subject.train()
+        getattr(subject, phase)()
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events) or 1
-    norm = sum(e.self_cpu_time_total for e in events
-               if 'group_norm' in e.key or 'batch_norm' in e.key)
-    print(f'\n{subject.name}: one train step, top operators by self CPU '
-          f'time (norm ops together: {100 * norm / total:.1f}%)')
+    shares = {
+        name: 100 * sum(e.self_cpu_time_total
+                        for e in events if key in e.key) / total
+        for name, key in (('group_norm', 'group_norm'),
+                          ('batch_norm', 'batch_norm'))
+    }
+    print(f'\n{subject.name}, {phase}: top operators by self CPU time '
+          f'(GroupNorm {shares["group_norm"]:.1f}%, BatchNorm '
+          f'{shares["batch_norm"]:.1f}% of the total)')
     print(events.table(sort_by='self_cpu_time_total', row_limit=top))
 
 
@@ -244,13 +307,16 @@ def main(argv=None):
     else:
         cfg_b, name_b = bn_twin(cfg_a, args.config), \
             'BN twin (bfn_cfg=None)'
+    if args.part == 'detector' and not args.raw_head_load:
+        cfg_a, cfg_b = equalize_head_load(cfg_a), equalize_head_load(cfg_b)
     subjects = [Subject(osp.basename(args.config), cfg_a, args, device),
                 Subject(name_b, cfg_b, args, device)]
     memory = PeakMemory(device)
     samples = {s.name: {p: [] for p in PHASES + ('train_peak_mib', )}
                for s in subjects}
     h, w = args.input
-    print(f'{device}, batch {args.batch} of {h}x{w}, {args.warmup} warm-up '
+    print(f'{device}, {args.part}, batch {args.batch} of {h}x{w}, '
+          f'{args.warmup} warm-up '
           f'+ {args.iters} measured rounds, A/B interleaved', flush=True)
     for i in range(args.warmup + args.iters):
         order = subjects if i % 2 == 0 else subjects[::-1]
@@ -286,11 +352,13 @@ def main(argv=None):
     print(f'BatchNorms folded: A {subjects[0].folded}, '
           f'B {subjects[1].folded}')
     if args.profile:
-        for s in subjects:
-            profile(s)
+        for phase in ('train', 'infer_fused'):
+            for s in subjects:
+                profile(s, phase)
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(dict(device=device, input=[h, w], batch=args.batch,
+            json.dump(dict(device=device, part=args.part, input=[h, w],
+                           batch=args.batch,
                            iters=args.iters, a=subjects[0].name,
                            b=subjects[1].name, medians=medians,
                            ratios=ratios, samples=samples), f, indent=2)
