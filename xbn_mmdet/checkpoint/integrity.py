@@ -26,14 +26,14 @@ What we add:
   the work dir, with the reason.
 """
 import glob
-import os
 import os.path as osp
-import tempfile
 import zipfile
 from typing import List, Optional, Tuple
 
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.runner import find_latest_checkpoint
+
+from ..fileio import atomic_write
 
 ATOMIC_BACKEND = 'atomic_local'
 
@@ -43,28 +43,10 @@ class AtomicLocalBackend(LocalBackend):
     partly written file under the final name."""
 
     def put(self, obj: bytes, filepath) -> None:
-        self._atomic_write(obj, filepath)
+        atomic_write(filepath, obj)
 
     def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-        self._atomic_write(obj.encode(encoding), filepath)
-
-    @staticmethod
-    def _atomic_write(data: bytes, filepath) -> None:
-        filepath = str(filepath)
-        directory = osp.dirname(osp.abspath(filepath))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=directory)
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, filepath)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        atomic_write(filepath, obj.encode(encoding))
 
 
 register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)

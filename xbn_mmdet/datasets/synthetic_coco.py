@@ -38,6 +38,8 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
+from ..fileio import atomic_write
+
 __all__ = [
     'SHAPE_NAMES',
     'generate_synthetic_coco',
@@ -508,10 +510,8 @@ def _dump_json(obj: Any, path: Path) -> None:
     a temporary name and renamed: an interrupted run never leaves a valid
     JSON next to missing images.
     """
-    text = json.dumps(obj, sort_keys=True, separators=(',', ':'))
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(text, encoding='utf-8')
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, sort_keys=True,
+                                  separators=(',', ':')).encode('utf-8'))
 
 
 def _split_paths(out_dir: Path, split: str) -> Tuple[Path, Path]:

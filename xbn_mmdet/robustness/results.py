@@ -6,8 +6,9 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, Optional
+
+from ..fileio import atomic_write
 
 __all__ = [
     'CELLS_FILE', 'ResultsStore', 'ResumeMismatchError', 'cell_key',
@@ -53,20 +54,8 @@ def config_fingerprint(cfg) -> str:
 
 
 def _atomic_write_json(path: str, data) -> None:
-    """Write to a temporary file in the same folder, then rename over
-    ``path``: a reader sees the old or the new file, never half of one."""
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.cells-', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    """A reader sees the old or the new file, never half of one."""
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
 class ResultsStore:
